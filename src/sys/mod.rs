@@ -1,0 +1,212 @@
+//! The syscall layer: the only code in the crate that calls `libc`
+//! functions.
+//!
+//! Every syscall of the crate is made here, once, through a function named
+//! after the C call. Above this layer nothing names a `libc::` function
+//! (constants and types are fine), so tracing, fault injection, syscall
+//! counting and errno conversion live in one place.
+//!
+//! Conventions (see STYLE.md):
+//! - each wrapper takes `BorrowedFd<'_>` and Rust slices, returns
+//!   `io::Result`, and converts its result through a named helper that says
+//!   what comes back: [`ret_unit`] (nothing), [`ret_len`] (a length) or
+//!   [`ret_owned_fd`] (a new fd, adopted into an `OwnedFd` at once);
+//! - errno is read inside those helpers, right after the call, before any
+//!   cleanup could overwrite it;
+//! - no wrapper retries `EINTR`: a name ending in `_r` would say it did, and
+//!   none does.
+#![allow(unsafe_code)]
+
+pub(crate) mod net;
+pub(crate) mod poll;
+
+use std::io;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
+
+#[cfg(feature = "stats")]
+pub mod stats;
+
+/// Every syscall the crate makes, named as strace names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(not(feature = "stats"), allow(dead_code))]
+#[repr(u8)]
+pub enum Syscall {
+    /// `socket(2)`
+    Socket,
+    /// `socketpair(2)`
+    Socketpair,
+    /// `bind(2)`
+    Bind,
+    /// `listen(2)`
+    Listen,
+    /// `accept4(2)`
+    Accept4,
+    /// `connect(2)`
+    Connect,
+    /// `getsockname(2)`
+    Getsockname,
+    /// `getpeername(2)`
+    Getpeername,
+    /// `shutdown(2)`
+    Shutdown,
+    /// `sendto(2)` (`send` is `sendto` with a NULL address)
+    Sendto,
+    /// `recvfrom(2)` (`recv` is `recvfrom` with a NULL address)
+    Recvfrom,
+    /// `sendmsg(2)`
+    Sendmsg,
+    /// `recvmsg(2)`
+    Recvmsg,
+    /// `sendmmsg(2)`
+    Sendmmsg,
+    /// `recvmmsg(2)`
+    Recvmmsg,
+    /// `getsockopt(2)`
+    Getsockopt,
+    /// `setsockopt(2)`
+    Setsockopt,
+    /// `fcntl(2)`
+    Fcntl,
+    /// `close(2)`
+    Close,
+    /// `read(2)`
+    Read,
+    /// `write(2)`
+    Write,
+    /// `pselect6(2)` (glibc's `select` is `pselect6` in the kernel)
+    Pselect6,
+    /// `poll(2)`
+    Poll,
+    /// `epoll_create1(2)`
+    EpollCreate1,
+    /// `epoll_ctl(2)`
+    EpollCtl,
+    /// `epoll_wait(2)`
+    EpollWait,
+    /// `epoll_pwait2(2)`
+    EpollPwait2,
+    /// `eventfd2(2)`
+    Eventfd2,
+    /// `timerfd_create(2)`
+    TimerfdCreate,
+    /// `timerfd_settime(2)`
+    TimerfdSettime,
+    /// `signalfd4(2)`
+    Signalfd4,
+    /// `rt_sigprocmask(2)`
+    RtSigprocmask,
+}
+
+impl Syscall {
+    /// Number of syscalls in the enum (the counters' array length).
+    #[cfg_attr(not(feature = "stats"), allow(dead_code))]
+    pub const COUNT: usize = Syscall::RtSigprocmask as usize + 1;
+
+    /// The syscall's name as strace prints it.
+    #[cfg_attr(not(feature = "stats"), allow(dead_code))]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Syscall::Socket => "socket",
+            Syscall::Socketpair => "socketpair",
+            Syscall::Bind => "bind",
+            Syscall::Listen => "listen",
+            Syscall::Accept4 => "accept4",
+            Syscall::Connect => "connect",
+            Syscall::Getsockname => "getsockname",
+            Syscall::Getpeername => "getpeername",
+            Syscall::Shutdown => "shutdown",
+            Syscall::Sendto => "sendto",
+            Syscall::Recvfrom => "recvfrom",
+            Syscall::Sendmsg => "sendmsg",
+            Syscall::Recvmsg => "recvmsg",
+            Syscall::Sendmmsg => "sendmmsg",
+            Syscall::Recvmmsg => "recvmmsg",
+            Syscall::Getsockopt => "getsockopt",
+            Syscall::Setsockopt => "setsockopt",
+            Syscall::Fcntl => "fcntl",
+            Syscall::Close => "close",
+            Syscall::Read => "read",
+            Syscall::Write => "write",
+            Syscall::Pselect6 => "pselect6",
+            Syscall::Poll => "poll",
+            Syscall::EpollCreate1 => "epoll_create1",
+            Syscall::EpollCtl => "epoll_ctl",
+            Syscall::EpollWait => "epoll_wait",
+            Syscall::EpollPwait2 => "epoll_pwait2",
+            Syscall::Eventfd2 => "eventfd2",
+            Syscall::TimerfdCreate => "timerfd_create",
+            Syscall::TimerfdSettime => "timerfd_settime",
+            Syscall::Signalfd4 => "signalfd4",
+            Syscall::RtSigprocmask => "rt_sigprocmask",
+        }
+    }
+}
+
+/// Notes that `call` is about to enter the kernel. Free (an empty inline
+/// function) unless the `stats` feature is on.
+#[inline(always)]
+pub(crate) fn enter(call: Syscall) {
+    #[cfg(feature = "stats")]
+    stats::record(call);
+    #[cfg(not(feature = "stats"))]
+    let _ = call;
+}
+
+/// `-1` means failure with errno set; anything else is success with no value.
+/// errno is read here, immediately after the call.
+#[inline]
+pub(crate) fn ret_unit(ret: libc::c_int) -> io::Result<()> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// A non-negative count of bytes (or messages, or ready fds); `-1` is
+/// failure with errno set.
+#[inline]
+pub(crate) fn ret_len(ret: libc::ssize_t) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        // ret is non-negative, so it fits in usize.
+        Ok(ret as usize)
+    }
+}
+
+/// A non-negative `c_int` result (a count or a value); `-1` is failure.
+#[inline]
+pub(crate) fn ret_int(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// A new file descriptor: adopted into an `OwnedFd` right here, so every
+/// later error path closes it by dropping.
+#[inline]
+pub(crate) fn ret_owned_fd(ret: RawFd) -> io::Result<OwnedFd> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        // SAFETY: the kernel just returned `ret` as a new fd that nobody else
+        // owns; this is the one owner it gets.
+        Ok(unsafe { OwnedFd::from_raw_fd(ret) })
+    }
+}
+
+/// `close(fd)` — release the descriptor.
+///
+/// Never retried: on Linux the descriptor is gone once close returns, even
+/// when it reports `EINTR`; a retry could close a number another thread has
+/// just been given.
+pub(crate) fn close(fd: OwnedFd) -> io::Result<()> {
+    let raw = fd.into_raw_fd();
+    enter(Syscall::Close);
+    // SAFETY: `raw` came from an OwnedFd we consumed, so we own it and no one
+    // else will close it.
+    ret_unit(unsafe { libc::close(raw) })
+}
