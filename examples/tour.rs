@@ -110,14 +110,14 @@ fn choose_a_type() {
     for (ty, what) in [
         (
             Type::STREAM,
-            "a connection: a reliable, ordered byte stream (TCP over IP)",
+            "connection-oriented: a reliable, ordered byte stream (TCP over IP)",
         ),
         (
             Type::DGRAM,
-            "no connection: separate datagrams that may be lost (UDP over IP)",
+            "connectionless: separate datagrams that may be lost (UDP over IP)",
         ),
     ] {
-        println!("  {ty:?} = {}: {what}", i32::from(ty));
+        println!("  {:<17} {what}", format!("{ty:?} = {}:", i32::from(ty)));
     }
     say("Protocol 0 lets the kernel pick the usual one: TCP for a stream,");
     say("UDP for datagrams.");
