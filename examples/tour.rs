@@ -169,7 +169,7 @@ fn bind_and_listen(
     listener: &OwnedSocket,
     udp_server: &OwnedSocket,
 ) -> io::Result<(SockAddr, SockAddr)> {
-    let (lfd, ufd) = (listener.as_raw_fd(), udp_server.as_raw_fd());
+    let lfd = listener.as_raw_fd();
     say("A server sets SO_REUSEADDR (a setsockopt) before bind(): after a");
     say("restart, its old connections lingering in TIME_WAIT then do not");
     say("keep it from binding its port again.");
@@ -181,21 +181,8 @@ fn bind_and_listen(
     )?;
     say("Port 0 asks the kernel for any free port: no clash with other");
     say("programs; getsockname() tells which one it chose.");
-    let any_port = loopback(0);
-    call(
-        "listener.bind(&127.0.0.1:0)",
-        format!("bind({lfd}, 127.0.0.1:0, 16)"),
-        listener.bind(&any_port),
-        |_| "0".into(),
-    )?;
-    let listen_addr = local_addr("listener", listener, "")?;
-    call(
-        "udp_server.bind(&127.0.0.1:0)",
-        format!("bind({ufd}, 127.0.0.1:0, 16)"),
-        udp_server.bind(&any_port),
-        |_| "0".into(),
-    )?;
-    let udp_server_addr = local_addr("udp_server", udp_server, "")?;
+    let listen_addr = bind_any_port("listener", listener, "")?;
+    let udp_server_addr = bind_any_port("udp_server", udp_server, "")?;
 
     say("A second socket, without SO_REUSEADDR, cannot take that address.");
     let other = socket("other", Domain::IPV4, Type::STREAM)?;
@@ -228,13 +215,7 @@ fn connect_and_accept(
     say("First a port that is bound but not listening: the kernel answers");
     say("the SYN with a RST, and connect() fails.");
     let quiet = socket("quiet", Domain::IPV4, Type::STREAM)?;
-    call(
-        "quiet.bind(&127.0.0.1:0)",
-        format!("bind({}, 127.0.0.1:0, 16)", quiet.as_raw_fd()),
-        quiet.bind(&loopback(0)),
-        |_| "0".into(),
-    )?;
-    let quiet_addr = local_addr("quiet", &quiet, " (bound, not listening)")?;
+    let quiet_addr = bind_any_port("quiet", &quiet, " (bound, not listening)")?;
     let doomed = socket("doomed", Domain::IPV4, Type::STREAM)?;
     refused(
         &format!("doomed.connect(&{})", show(&quiet_addr)),
@@ -492,13 +473,7 @@ fn pending_error() -> io::Result<()> {
     say("ICMP \"port unreachable\" that comes back waits in SO_ERROR.");
     say("A free port: bind one, read it back, close the socket.");
     let probe = socket("probe", Domain::IPV4, Type::DGRAM)?;
-    call(
-        "probe.bind(&127.0.0.1:0)",
-        format!("bind({}, 127.0.0.1:0, 16)", probe.as_raw_fd()),
-        probe.bind(&loopback(0)),
-        |_| "0".into(),
-    )?;
-    let closed = local_addr("probe", &probe, "")?;
+    let closed = bind_any_port("probe", &probe, "")?;
     close("probe", probe)?;
 
     let udp = socket("udp", Domain::IPV4, Type::DGRAM)?;
@@ -611,6 +586,18 @@ fn socket(name: &str, domain: Domain, ty: Type) -> io::Result<OwnedSocket> {
     )
 }
 
+/// `bind()` to 127.0.0.1 port 0, then `getsockname()` for the port the
+/// kernel chose.
+fn bind_any_port(name: &str, s: &OwnedSocket, note: &str) -> io::Result<SockAddr> {
+    call(
+        &format!("{name}.bind(&127.0.0.1:0)"),
+        format!("bind({}, 127.0.0.1:0, 16)", s.as_raw_fd()),
+        s.bind(&SockAddr::from(SocketAddr::from(([127, 0, 0, 1], 0)))),
+        |_| "0".into(),
+    )?;
+    local_addr(name, s, note)
+}
+
 /// `getsockname()`.
 fn local_addr(name: &str, s: &OwnedSocket, note: &str) -> io::Result<SockAddr> {
     call(
@@ -712,10 +699,6 @@ fn refused<T>(
             errno_name(want)
         ))),
     }
-}
-
-fn loopback(port: u16) -> SockAddr {
-    SockAddr::from(SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
 fn show(a: &SockAddr) -> String {

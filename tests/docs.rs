@@ -183,41 +183,11 @@ fn returns_result(sig: &str) -> bool {
     while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'#') {
         j += 1;
     }
-    // Generics, with `->` inside them not taken for a closing `>`.
+    // Generics, then the argument list.
     if b.get(j) == Some(&b'<') {
-        let mut depth = 0usize;
-        while j < b.len() {
-            match b[j] {
-                b'-' if b.get(j + 1) == Some(&b'>') => j += 1,
-                b'<' => depth += 1,
-                b'>' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        j += 1;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-            j += 1;
-        }
+        j = skip_balanced(b, j, b'<', b'>');
     }
-    // The argument list.
-    let mut depth = 0usize;
-    while j < b.len() {
-        match b[j] {
-            b'(' => depth += 1,
-            b')' => {
-                depth -= 1;
-                if depth == 0 {
-                    j += 1;
-                    break;
-                }
-            }
-            _ => {}
-        }
-        j += 1;
-    }
+    j = skip_balanced(b, j, b'(', b')');
     let Some(ret) = sig[j.min(sig.len())..].trim_start().strip_prefix("->") else {
         return false;
     };
@@ -231,6 +201,29 @@ fn returns_result(sig: &str) -> bool {
     ]
     .iter()
     .any(|p| ret.starts_with(p))
+}
+
+/// The index just past the bracket that closes the one at `b[start]`. An
+/// arrow `->` is not a closing `>`, so `Fn(u8) -> u8` in generics is fine.
+fn skip_balanced(b: &[u8], start: usize, open: u8, close: u8) -> usize {
+    let mut depth = 0usize;
+    let mut j = start;
+    while j < b.len() {
+        if b[j] == b'-' && b.get(j + 1) == Some(&b'>') {
+            j += 2;
+            continue;
+        }
+        if b[j] == open {
+            depth += 1;
+        } else if b[j] == close {
+            depth = depth.saturating_sub(1);
+            if depth == 0 {
+                return j + 1;
+            }
+        }
+        j += 1;
+    }
+    j
 }
 
 /// The `///` doc lines above line `i`, top to bottom, skipping attributes
