@@ -63,6 +63,9 @@ static_assertions::const_assert_eq!(SIN6_LEN, 28);
 /// Equality compares the valid bytes (`len` and content), as the kernel
 /// would.
 #[derive(Clone, Copy)]
+// repr(C) with the storage first: a pointer to a SockAddr is a pointer to
+// its sockaddr (msg.rs's batched receive relies on it).
+#[repr(C)]
 pub struct SockAddr {
     storage: Storage,
     len: libc::socklen_t,

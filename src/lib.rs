@@ -51,6 +51,7 @@ compile_error!(
 );
 
 pub mod addr;
+pub mod msg;
 pub mod opt;
 mod socket;
 mod sys;
