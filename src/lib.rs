@@ -50,6 +50,7 @@ compile_error!(
     "baresock needs Linux: epoll, accept4, SOCK_CLOEXEC, MSG_NOSIGNAL and abstract Unix sockets"
 );
 
+pub mod activation;
 pub mod addr;
 pub mod msg;
 pub mod opt;
