@@ -220,7 +220,9 @@ pub fn decode(bytes: &[u8]) -> Result<Addr<'_>, DecodeError> {
             )))
         }
         libc::AF_UNIX => {
-            let path = &bytes[SUN_PATH_OFFSET..];
+            // sun_path is 108 bytes; a longer length (Linux may count a
+            // NUL past a full 108-byte path, see unix(7) BUGS) adds nothing.
+            let path = &bytes[SUN_PATH_OFFSET..len.min(SUN_PATH_OFFSET + SUN_PATH_LEN)];
             if path.is_empty() {
                 Ok(Addr::UnixUnnamed)
             } else if path[0] == 0 {
@@ -567,6 +569,22 @@ mod tests {
                 Err(DecodeError::TooShort { .. })
             ));
         }
+    }
+
+    #[test]
+    fn unix_lengths_past_sun_path_are_cut_to_it() {
+        // Found by the sockaddr_decode fuzz target: a 128-byte AF_UNIX
+        // abstract address decoded to a 125-byte name that no sockaddr_un
+        // can hold.
+        let mut b = [b'n'; 128];
+        b[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+        b[2] = 0;
+        let name = decode(&b).map(|a| match a {
+            Addr::UnixAbstract(n) => n.len(),
+            other => panic!("{other:?}"),
+        });
+        assert_eq!(name, Ok(107));
+        assert!(SockAddr::unix_abstract(&b[3..110]).is_ok());
     }
 
     #[test]
