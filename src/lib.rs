@@ -16,7 +16,9 @@ compile_error!(
     "baresock needs Linux: epoll, accept4, SOCK_CLOEXEC, MSG_NOSIGNAL and abstract Unix sockets"
 );
 
+pub mod activation;
 pub mod addr;
+pub mod msg;
 pub mod opt;
 mod socket;
 mod sys;

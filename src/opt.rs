@@ -102,6 +102,17 @@ fn set<T: OptVal>(s: &OwnedSocket, o: Opt<T>, value: T) -> io::Result<()> {
     sys::net::setsockopt(s.as_fd(), o.level, o.name, &value)
 }
 
+/// `setsockopt(fd, level, name, &int)` for an option of another module
+/// (msg.rs's control-message switches), through the same single path.
+pub(crate) fn set_int(
+    s: &OwnedSocket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: Int,
+) -> io::Result<()> {
+    set(s, opt::<Int>(level, name), value)
+}
+
 fn get_bool(s: &OwnedSocket, o: Opt<Int>) -> io::Result<bool> {
     get(s, o).map(|v| v != 0)
 }
