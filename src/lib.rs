@@ -52,6 +52,7 @@ compile_error!(
 
 pub mod addr;
 pub mod opt;
+pub mod poll;
 mod socket;
 mod sys;
 mod types;
