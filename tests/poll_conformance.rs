@@ -5,7 +5,7 @@
 
 mod common;
 
-use baresock::poll::{Backend, Events, Interest, Mode, Poller, Token, Waker};
+use baresock::poll::{Backend, Events, Interest, Mode, Token, Waker};
 use baresock::{Domain, MsgFlags, OwnedSocket, Protocol, Shutdown, Type};
 use common::*;
 use std::collections::BTreeSet;
