@@ -290,6 +290,26 @@ fn small_events_starve_nobody(b: Backend) {
     assert_eq!(seen, BTreeSet::from([0, 1, 2]), "{b}");
 }
 
+/// An event with nothing left after masking is not reported and does not
+/// disarm a oneshot registration: the peer's close is a hang-up, which
+/// counts as readable, not as priority.
+fn masked_out_events_are_not_reported(b: Backend) {
+    for interest in [Interest::PRIORITY, Interest::PRIORITY.oneshot()] {
+        let mut p = build(b);
+        let mut ev = Events::with_capacity(4);
+        let (ours, peer) = unix_pair();
+        p.register(ours.as_fd(), T, interest).unwrap();
+        drop(peer);
+        for _ in 0..3 {
+            expect_none(&mut *p, &mut ev);
+        }
+        // Asking for readable now shows the hang-up at once.
+        p.reregister(ours.as_fd(), T, Interest::READABLE).unwrap();
+        p.wait(&mut ev, Some(Duration::ZERO)).unwrap();
+        assert_eq!(shared_set(&ev), BTreeSet::from([(7, true, false, false)]));
+    }
+}
+
 fn boxed_poller_is_send(b: Backend) {
     fn assert_send<T: Send>(_: &T) {}
     let p = build(b);
@@ -330,6 +350,7 @@ conformance!(
     wakes_coalesce,
     oob_data_is_priority,
     small_events_starve_nobody,
+    masked_out_events_are_not_reported,
     boxed_poller_is_send,
 );
 

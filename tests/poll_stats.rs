@@ -227,3 +227,28 @@ fn epoll_uses_pwait2_only_for_sub_millisecond_timeouts() {
         assert_eq!(c, vec![(Syscall::EpollWait, 1)], "{t:?}");
     }
 }
+
+/// A hang-up on a priority-only oneshot registration is masked out: not
+/// reported, and the registration stays armed. epoll's kernel disarmed it
+/// anyway, so that wait costs one `epoll_ctl` to re-arm it; the next wait
+/// sees the hang-up again (and re-arms again), which shows it was armed.
+#[test]
+fn masked_out_oneshot_stays_armed() {
+    for b in Backend::ALL {
+        let mut p = build(b);
+        let mut ev = Events::with_capacity(4);
+        let (ours, peer) = unix_pair();
+        p.register(ours.as_fd(), Token(1), Interest::PRIORITY.oneshot())
+            .unwrap();
+        drop(peer);
+        for _ in 0..2 {
+            let c = cost(|| assert_eq!(p.wait(&mut ev, Some(Duration::ZERO)).unwrap(), 0));
+            let want = if b == Backend::Epoll {
+                vec![(Syscall::EpollCtl, 1), (Syscall::EpollWait, 1)]
+            } else {
+                vec![(wait_syscall(b), 1)]
+            };
+            assert_eq!(c, want, "{b}");
+        }
+    }
+}
