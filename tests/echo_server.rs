@@ -3,52 +3,21 @@
 //! goes through partial writes intact; and out of fds (EMFILE) it pauses
 //! accepting instead of spinning.
 //!
-//! The example binary is the one `cargo test` builds next to the tests
-//! (target/debug/examples/echo_server); when a filtered run did not build
-//! it, the test builds it with cargo into its own target directory, so it
-//! never waits on the lock of the build that is running it.
+//! The example binary is found by `common::example_path`.
 // pre_exec (to lower the child's RLIMIT_NOFILE) is unsafe.
 #![allow(unsafe_code)]
+
+mod common;
 
 use baresock::poll::Backend;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 fn example_path() -> PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        // target/debug/deps/echo_server-HASH -> target/debug/examples/
-        let exe = std::env::current_exe().unwrap();
-        let beside = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .map(|profile| profile.join("examples").join("echo_server"));
-        if let Some(p) = beside.filter(|p| p.exists()) {
-            return p;
-        }
-        let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("echo-example");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_owned());
-        let status = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "--example",
-                "echo_server",
-                "--manifest-path",
-            ])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target)
-            .status()
-            .expect("run cargo to build the example");
-        assert!(status.success(), "cargo build --example echo_server failed");
-        target.join("debug").join("examples").join("echo_server")
-    })
-    .clone()
+    common::example_path("echo_server")
 }
 
 struct Server {

@@ -7,6 +7,8 @@ use baresock::{Domain, OwnedSocket, Protocol, SockAddr, Type};
 use std::collections::BTreeSet;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 /// The shared contract of one event: (token, readable, writable, priority).
@@ -145,4 +147,31 @@ impl Rng {
     pub fn chance(&mut self, percent: u64) -> bool {
         self.next_u64() % 100 < percent
     }
+}
+
+/// The built example `name`: the one `cargo test` builds next to the
+/// tests (target/debug/examples/NAME). When a filtered run did not build
+/// it, cargo builds it into a target directory of the test's own, so the
+/// test never waits on the lock of the build that is running it.
+pub fn example_path(name: &str) -> PathBuf {
+    // target/debug/deps/TEST-HASH -> target/debug/examples/NAME
+    let exe = std::env::current_exe().unwrap();
+    let beside = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("examples").join(name));
+    if let Some(p) = beside.filter(|p| p.exists()) {
+        return p;
+    }
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("examples-build");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_owned());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "--example", name, "--manifest-path"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .expect("run cargo to build the example");
+    assert!(status.success(), "cargo build --example {name} failed");
+    target.join("debug").join("examples").join(name)
 }
