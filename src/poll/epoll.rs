@@ -34,6 +34,10 @@ use std::time::Duration;
 /// A closed-while-registered fd is forgotten by the kernel unless a
 /// duplicate keeps the open file alive; then it goes on being reported
 /// under its old token (see the module docs).
+#[doc(alias = "epoll")]
+#[doc(alias = "epoll_ctl")]
+#[doc(alias = "epoll_wait")]
+#[doc(alias = "epoll_pwait2")]
 pub struct Epoll {
     epfd: OwnedFd,
     slots: Vec<Option<Slot>>,
@@ -56,8 +60,8 @@ impl Epoll {
     ///
     /// # Errors
     ///
-    /// - `EMFILE` / `ENFILE`: out of fds.
-    /// - `ENOMEM`: out of kernel memory.
+    /// - `EMFILE`: the process is at its fd limit (`RLIMIT_NOFILE`);
+    ///   `ENFILE`: the system-wide limit.
     #[doc(alias = "epoll_create1")]
     pub fn new() -> io::Result<Epoll> {
         Ok(Epoll {

@@ -152,6 +152,35 @@
 //! socket under the old token (and registering it again is `EEXIST`);
 //! epoll accepts the new registration.
 //!
+//! # Examples
+//!
+//! The same readiness loop on every backend, chosen by name at run time:
+//!
+//! ```
+//! use baresock::poll::{Backend, Events, Interest, Token};
+//! use baresock::{Domain, OwnedSocket, Protocol, Type};
+//! use std::os::fd::AsFd;
+//! use std::time::Duration;
+//!
+//! for name in ["select", "select-growable", "poll", "epoll"] {
+//!     let mut poller = name.parse::<Backend>()?.build()?;
+//!     let (ours, peer) =
+//!         OwnedSocket::pair_nonblocking(Domain::UNIX, Type::STREAM, Protocol::DEFAULT)?;
+//!     poller.register(ours.as_fd(), Token(1), Interest::READABLE)?;
+//!     let mut events = Events::with_capacity(16);
+//!     // Nothing to read yet: a zero timeout returns at once, empty.
+//!     assert_eq!(poller.wait(&mut events, Some(Duration::ZERO))?, 0);
+//!     peer.send(b"ping")?;
+//!     assert_eq!(poller.wait(&mut events, Some(Duration::from_secs(5)))?, 1);
+//!     let event = events.iter().next().unwrap();
+//!     assert_eq!(event.token(), Token(1));
+//!     assert!(event.is_readable() && !event.is_writable());
+//!     // Deregister before the socket closes.
+//!     poller.deregister(ours.as_fd())?;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # References
 //! [select(2)](https://man7.org/linux/man-pages/man2/select.2.html),
 //! [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html),
@@ -650,9 +679,8 @@ pub trait Poller: Send + fmt::Debug {
     /// - `EEXIST` (`AlreadyExists`): `fd` is already registered here.
     /// - `Unsupported`: [`Interest::edge`] on a backend without edge mode.
     /// - `InvalidInput`: [`Select`] and `fd >= FD_SETSIZE`.
-    /// - Epoll: `ENOMEM`; `ENOSPC` (`/proc/sys/fs/epoll/max_user_watches`);
-    ///   `EPERM` for a file epoll cannot watch (a regular file); `ELOOP`
-    ///   for epoll instances watching each other.
+    /// - Epoll: `EPERM` for a file epoll cannot watch (a regular file or
+    ///   a directory).
     fn register(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()>;
 
     /// Change the token and interest of a registered fd; also re-arms a
@@ -689,9 +717,8 @@ pub trait Poller: Send + fmt::Debug {
     ///
     /// - `EINTR` (`Interrupted`): a signal arrived; nothing is reported
     ///   and nothing is lost. Never retried.
-    /// - `ENOMEM`: the kernel could not allocate its copy of the fd list
-    ///   (poll, select).
-    /// - `EINVAL`: poll with more fds than `RLIMIT_NOFILE`.
+    /// - Poll: `EINVAL` when more fds are registered than
+    ///   `RLIMIT_NOFILE` allows.
     fn wait(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize>;
 
     /// Which backend this is.
@@ -748,7 +775,8 @@ impl Backend {
     ///
     /// # Errors
     ///
-    /// Epoll: `EMFILE` / `ENFILE` (out of fds), `ENOMEM`.
+    /// Epoll: `EMFILE` (the process is at `RLIMIT_NOFILE`), `ENFILE`
+    /// (the system-wide limit).
     pub fn build(self) -> io::Result<Box<dyn Poller>> {
         Ok(match self {
             Backend::Select => Box::new(Select::new()),

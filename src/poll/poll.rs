@@ -25,6 +25,8 @@ use std::time::Duration;
 /// Timeouts are in milliseconds, rounded up. A closed-while-registered fd
 /// comes back as `POLLNVAL`: an error event (see the [module
 /// docs](super)). Every other contract is on [`Poller`] and the module.
+#[doc(alias = "poll")]
+#[doc(alias = "pollfd")]
 pub struct Poll {
     fds: Vec<libc::pollfd>,
     regs: Vec<Reg>,

@@ -373,6 +373,9 @@ impl<S: SetStore> Core<S> {
 /// the limit. Timeouts are in microseconds, rounded up. select sees no
 /// extras (error, hang-up), and a closed-while-registered fd is found
 /// after the kernel's `EBADF` (see the [module docs](super)).
+#[doc(alias = "select")]
+#[doc(alias = "pselect6")]
+#[doc(alias = "fd_set")]
 pub struct Select {
     core: Core<FixedSets>,
 }
@@ -401,6 +404,8 @@ impl Select {
 /// usable, and measurable, at 10,000 fds. Each wait copies and the kernel
 /// scans `nfds` bits per set, so the cost grows with the highest fd, not
 /// with the number of registrations. Everything else is as [`Select`].
+#[doc(alias = "select")]
+#[doc(alias = "pselect6")]
 pub struct SelectGrowable {
     core: Core<GrowSets>,
 }

@@ -39,8 +39,8 @@ impl Waker {
     ///
     /// # Errors
     ///
-    /// - `EMFILE` / `ENFILE`: out of fds.
-    /// - `ENOMEM`: out of kernel memory.
+    /// - `EMFILE`: the process is at its fd limit (`RLIMIT_NOFILE`);
+    ///   `ENFILE`: the system-wide limit.
     /// - Any error of [`Poller::register`] (`InvalidInput` on
     ///   [`Select`](super::Select) if the eventfd's number is at or above
     ///   `FD_SETSIZE`).
