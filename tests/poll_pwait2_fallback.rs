@@ -38,8 +38,8 @@ fn epoll_pwait2_falls_back_and_remembers() {
         child();
         return;
     }
-    let dir = std::env::temp_dir().join(format!("baresock-pwait2-{}", std::process::id()));
-    std::fs::create_dir(&dir).unwrap();
+    let dir = TempDir::new();
+    let dir = &dir.0;
     for errno in ["ENOSYS", "EPERM"] {
         let log = dir.join(format!("strace-{errno}.log"));
         let status = Command::new("strace")
@@ -78,5 +78,22 @@ fn epoll_pwait2_falls_back_and_remembers() {
         );
         assert_eq!(wait, 3, "{errno}: expected three epoll_wait:\n{text}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A directory of the test's own, removed on drop, even when an assertion
+/// fails.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let d = std::env::temp_dir().join(format!("baresock-pwait2-{}", std::process::id()));
+        std::fs::create_dir(&d).unwrap();
+        TempDir(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
