@@ -20,6 +20,7 @@ pub mod activation;
 pub mod addr;
 pub mod msg;
 pub mod opt;
+pub mod poll;
 mod socket;
 mod sys;
 mod types;
