@@ -7,13 +7,15 @@
 //! connect() (and lets the listener accept() it), sends UDP datagrams with
 //! sendto(), moves bytes with send() and recv(), receives a datagram and its
 //! sender with recvfrom(), makes a connected Unix pair with socketpair(),
-//! reads the sockets' state and errors with getsockopt(), and ends with
+//! waits for the first socket that is ready with select(), poll() and
+//! epoll() in turn, reads the sockets' state and errors with getsockopt(), and ends with
 //! shutdown() and close(). Along the way it provokes, on purpose, the
 //! failures a learner meets first and prints the errno the kernel gave:
 //! EADDRINUSE, ECONNREFUSED, EAGAIN, and an error that waits in SO_ERROR.
 //!
 //! Syscalls: socket, socketpair, setsockopt, bind, listen, connect,
-//! accept4, getsockname, getpeername, sendto, recvfrom, getsockopt, fcntl,
+//! accept4, getsockname, getpeername, sendto, recvfrom, pselect6 (glibc's
+//! select), poll, epoll_create1, epoll_ctl, epoll_wait, getsockopt, fcntl,
 //! shutdown, close.
 //!
 //! Run it: `cargo run --example tour`. It takes no arguments and needs no
@@ -33,11 +35,12 @@
 use std::fmt::Display;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::thread;
 use std::time::Duration;
 
 use baresock::opt::TcpInfo;
+use baresock::poll::{Backend, Events, Interest, Token};
 use baresock::{Domain, MsgFlags, OwnedSocket, Protocol, SockAddr, Type};
 
 fn main() -> io::Result<()> {
@@ -74,7 +77,13 @@ fn main() -> io::Result<()> {
     step(8, "socketpair(): two connected sockets in one call");
     let (left, right) = unix_pair()?;
 
-    step(9, "getsockopt(): the sockets' state and errors");
+    step(
+        9,
+        "select(), poll() and epoll(): wait for several sockets at once",
+    );
+    wait_for_readiness(&left, &right, &client)?;
+
+    step(10, "getsockopt(): the sockets' state and errors");
     what_each_socket_is(&[
         ("listener", &listener),
         ("conn", &conn),
@@ -84,7 +93,7 @@ fn main() -> io::Result<()> {
     connection_state(&listener, &conn, &left)?;
     pending_error()?;
 
-    step(10, "shutdown() and close(): the end of a connection");
+    step(11, "shutdown() and close(): the end of a connection");
     hang_up(client, conn)?;
     port_not_free_yet(&client_addr)?;
     say("The rest of the sockets, each close() with its result:");
@@ -377,6 +386,69 @@ fn unix_pair() -> io::Result<(OwnedSocket, OwnedSocket)> {
     local_addr("left", &left, "")?;
     exchange(("left", &left), ("right", &right), b"ping")?;
     Ok((left, right))
+}
+
+/// The same readiness question asked of select, poll and epoll in turn:
+/// which of two sockets can be read without blocking?
+fn wait_for_readiness(
+    left: &OwnedSocket,
+    right: &OwnedSocket,
+    client: &OwnedSocket,
+) -> io::Result<()> {
+    say("A program with many sockets cannot block in recv() on one of them:");
+    say("it asks the kernel which ones are ready, then serves just those.");
+    say("Three syscalls ask that question; baresock puts them behind one");
+    say("trait, Poller, so the answers can be compared.");
+    for backend in [Backend::Select, Backend::Poll, Backend::Epoll] {
+        say("");
+        let (create, wait_call) = match backend {
+            Backend::Select => (
+                "(no syscall: select keeps its fd sets in user space)",
+                "pselect6(nfds, [fds...], [], [], timeout, NULL)",
+            ),
+            Backend::Poll => (
+                "(no syscall: poll keeps its pollfd array in user space)",
+                "poll([{fd, events=POLLIN}...], 2, timeout)",
+            ),
+            _ => (
+                "epoll_create1(EPOLL_CLOEXEC): the interest list lives in the kernel",
+                "epoll_wait(epfd, [events...], 4, timeout)",
+            ),
+        };
+        say(&format!("{backend:?}: {create}"));
+        let mut poller = backend.build()?;
+        // Register: no syscall for select and poll; epoll_ctl(ADD) for epoll.
+        poller.register(right.as_fd(), Token(1), Interest::READABLE)?;
+        poller.register(client.as_fd(), Token(2), Interest::READABLE)?;
+        let mut events = Events::with_capacity(4);
+        // Nothing is ready yet: a zero timeout answers at once with 0.
+        let n = poller.wait(&mut events, Some(Duration::ZERO))?;
+        say(&format!(
+            "  poller.wait(timeout 0) -> {wait_call} = {n}: nothing to read yet"
+        ));
+        left.send(b"ready?")?;
+        let n = poller.wait(&mut events, Some(Duration::from_secs(5)))?;
+        let which: Vec<String> = events
+            .iter()
+            .map(|e| format!("token {} readable={}", e.token().0, e.is_readable()))
+            .collect();
+        say(&format!(
+            "  left.send(\"ready?\"); poller.wait(timeout 5 s) = {n}: {}",
+            which.join(", ")
+        ));
+        if n != 1 || events.iter().next().map(|e| e.token()) != Some(Token(1)) {
+            return Err(io::Error::other(format!(
+                "{backend:?}: expected only `right` (token 1) to be readable"
+            )));
+        }
+        // Level-triggered: the socket stays ready until it is read.
+        let mut buf = [0u8; 16];
+        let got = right.recv(&mut buf)?;
+        say(&format!(
+            "  right.recv() = {got}: read it, so the next wait would not report it again"
+        ));
+    }
+    Ok(())
 }
 
 /// SO_TYPE, SO_DOMAIN and SO_PROTOCOL of each socket.
