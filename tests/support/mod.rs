@@ -205,8 +205,8 @@ pub fn wait_for(fd: &impl AsFd, events: PollFlags, timeout: Duration) -> PollFla
     panic!("poll kept being interrupted");
 }
 
-/// Receives until `f` gives something other than WouldBlock, waiting for
-/// readability in between; at most `tries` rounds of one second each.
+/// Calls `f` until it gives something other than WouldBlock, waiting (at
+/// most a second) for readability in between; ten tries at most.
 #[track_caller]
 pub fn retry_until_ready<T>(fd: &impl AsFd, mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     for _ in 0..10 {
@@ -364,9 +364,15 @@ pub fn is_child(name: &str) -> bool {
 /// as a child (`--exact`, one thread, output not captured).
 pub fn child_command(name: &str) -> Command {
     let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, name)
-        .stdin(Stdio::null());
+    c.args([
+        name,
+        "--exact",
+        "--include-ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD_ENV, name)
+    .stdin(Stdio::null());
     c
 }
 
