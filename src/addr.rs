@@ -63,6 +63,9 @@ static_assertions::const_assert_eq!(SIN6_LEN, 28);
 /// Equality compares the valid bytes (`len` and content), as the kernel
 /// would.
 #[derive(Clone, Copy)]
+// repr(C) with the storage first: a pointer to a SockAddr is a pointer to
+// its sockaddr (msg.rs's batched receive relies on it).
+#[repr(C)]
 pub struct SockAddr {
     storage: Storage,
     len: libc::socklen_t,
@@ -217,7 +220,9 @@ pub fn decode(bytes: &[u8]) -> Result<Addr<'_>, DecodeError> {
             )))
         }
         libc::AF_UNIX => {
-            let path = &bytes[SUN_PATH_OFFSET..];
+            // sun_path is 108 bytes; a longer length (Linux may count a
+            // NUL past a full 108-byte path, see unix(7) BUGS) adds nothing.
+            let path = &bytes[SUN_PATH_OFFSET..len.min(SUN_PATH_OFFSET + SUN_PATH_LEN)];
             if path.is_empty() {
                 Ok(Addr::UnixUnnamed)
             } else if path[0] == 0 {
@@ -564,6 +569,22 @@ mod tests {
                 Err(DecodeError::TooShort { .. })
             ));
         }
+    }
+
+    #[test]
+    fn unix_lengths_past_sun_path_are_cut_to_it() {
+        // Found by the sockaddr_decode fuzz target: a 128-byte AF_UNIX
+        // abstract address decoded to a 125-byte name that no sockaddr_un
+        // can hold.
+        let mut b = [b'n'; 128];
+        b[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+        b[2] = 0;
+        let name = decode(&b).map(|a| match a {
+            Addr::UnixAbstract(n) => n.len(),
+            other => panic!("{other:?}"),
+        });
+        assert_eq!(name, Ok(107));
+        assert!(SockAddr::unix_abstract(&b[3..110]).is_ok());
     }
 
     #[test]

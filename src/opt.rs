@@ -1,8 +1,9 @@
 //! Typed socket options: `getsockopt(2)` and `setsockopt(2)`.
 //!
-//! Each option is a constant [`Opt<T>`] that ties the C level and name to
-//! the C value type, so the two generic calls below are the only place the
-//! crate calls getsockopt and setsockopt, and every call site is safe.
+//! Inside the crate each option is a constant (a private `Opt<T>`) that
+//! ties the C level and name to the C value type, so two generic functions
+//! are the only place the crate calls getsockopt and setsockopt, and every
+//! call site is safe.
 //! The public methods on [`OwnedSocket`] turn C values into Rust types
 //! (`bool`, `Duration`, `Option<Duration>`...).
 //!
@@ -99,6 +100,17 @@ fn get<T: OptVal>(s: &OwnedSocket, o: Opt<T>) -> io::Result<T> {
 
 fn set<T: OptVal>(s: &OwnedSocket, o: Opt<T>, value: T) -> io::Result<()> {
     sys::net::setsockopt(s.as_fd(), o.level, o.name, &value)
+}
+
+/// `setsockopt(fd, level, name, &int)` for an option of another module
+/// (msg.rs's control-message switches), through the same single path.
+pub(crate) fn set_int(
+    s: &OwnedSocket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: Int,
+) -> io::Result<()> {
+    set(s, opt::<Int>(level, name), value)
 }
 
 fn get_bool(s: &OwnedSocket, o: Opt<Int>) -> io::Result<bool> {

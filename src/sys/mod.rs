@@ -17,6 +17,7 @@
 //!   none does.
 #![allow(unsafe_code)]
 
+pub(crate) mod msg;
 pub(crate) mod net;
 pub(crate) mod poll;
 
@@ -95,12 +96,18 @@ pub enum Syscall {
     Signalfd4,
     /// `rt_sigprocmask(2)`
     RtSigprocmask,
+    /// `getpid(2)`
+    Getpid,
+    /// `geteuid(2)`
+    Geteuid,
+    /// `getegid(2)`
+    Getegid,
 }
 
 impl Syscall {
     /// Number of syscalls in the enum (the counters' array length).
     #[cfg_attr(not(feature = "stats"), allow(dead_code))]
-    pub const COUNT: usize = Syscall::RtSigprocmask as usize + 1;
+    pub const COUNT: usize = Syscall::Getegid as usize + 1;
 
     /// The syscall's name as strace prints it.
     #[cfg_attr(not(feature = "stats"), allow(dead_code))]
@@ -138,6 +145,9 @@ impl Syscall {
             Syscall::TimerfdSettime => "timerfd_settime",
             Syscall::Signalfd4 => "signalfd4",
             Syscall::RtSigprocmask => "rt_sigprocmask",
+            Syscall::Getpid => "getpid",
+            Syscall::Geteuid => "geteuid",
+            Syscall::Getegid => "getegid",
         }
     }
 }

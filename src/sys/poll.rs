@@ -1,8 +1,64 @@
-//! Readiness syscalls: poll (and, with the poll module, select, epoll and
-//! eventfd).
+//! Readiness syscalls: poll, select (pselect6 in the kernel), epoll,
+//! eventfd, and the plain read/write an eventfd is driven with.
+//!
+//! Each wait records the timeout it hands the kernel (after rounding) with
+//! `stats::record_timeout` when the `stats` feature is on, so a test can
+//! check what the kernel really received.
 
-use super::{Syscall, enter, ret_int};
+use super::{Syscall, enter, ret_int, ret_len, ret_owned_fd, ret_unit};
 use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// The longest timeout handed to select and epoll_pwait2, in seconds: about
+/// 68 years. Longer ones are clamped (they are "forever" in practice, and
+/// the kernel's timespec arithmetic need not be tested at its edges).
+const MAX_TIMEOUT_SECS: u64 = i32::MAX as u64;
+
+/// Turns a timeout into milliseconds for poll and epoll_wait, rounded up
+/// (0.5 ms is 1 ms, never 0) and capped at `c_int::MAX`; `None` is -1,
+/// "block".
+pub(crate) fn timeout_ms(timeout: Option<Duration>) -> libc::c_int {
+    match timeout {
+        None => -1,
+        Some(d) => d
+            .as_nanos()
+            .div_ceil(1_000_000)
+            .min(libc::c_int::MAX as u128) as libc::c_int,
+    }
+}
+
+/// Turns a timeout into select's `timeval`, rounded up to the microsecond.
+fn timeout_timeval(d: Duration) -> libc::timeval {
+    let mut secs = d.as_secs();
+    let mut usecs = u64::from(d.subsec_nanos()).div_ceil(1_000);
+    if usecs == 1_000_000 {
+        secs = secs.saturating_add(1);
+        usecs = 0;
+    }
+    if secs > MAX_TIMEOUT_SECS {
+        secs = MAX_TIMEOUT_SECS;
+        usecs = 0;
+    }
+    libc::timeval {
+        tv_sec: secs as libc::time_t,
+        tv_usec: usecs as libc::suseconds_t,
+    }
+}
+
+/// Turns a timeout into epoll_pwait2's `timespec` (nanoseconds: exact).
+fn timeout_timespec(d: Duration) -> libc::timespec {
+    let (secs, nsecs) = if d.as_secs() > MAX_TIMEOUT_SECS {
+        (MAX_TIMEOUT_SECS, 0)
+    } else {
+        (d.as_secs(), d.subsec_nanos())
+    };
+    libc::timespec {
+        tv_sec: secs as libc::time_t,
+        tv_nsec: nsecs as libc::c_long,
+    }
+}
 
 /// `poll(fds, nfds, timeout_ms)`: returns how many entries have a non-zero
 /// `revents`. `timeout_ms` is -1 to block, 0 to return at once.
@@ -16,4 +72,284 @@ pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> io::Res
     let n =
         ret_int(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) })?;
     Ok(n as usize)
+}
+
+/// The number of fds a `libc::fd_set` holds (1024 on Linux).
+pub(crate) const FD_SETSIZE: usize = libc::FD_SETSIZE;
+
+/// An empty `fd_set` (`FD_ZERO`). Not a syscall.
+pub(crate) fn fd_set_new() -> libc::fd_set {
+    let mut set = MaybeUninit::<libc::fd_set>::uninit();
+    // SAFETY: FD_ZERO writes every byte of the fd_set it is pointed at, and
+    // `set` is valid for writes of one fd_set.
+    unsafe { libc::FD_ZERO(set.as_mut_ptr()) };
+    // SAFETY: FD_ZERO above initialised the whole set.
+    unsafe { set.assume_init() }
+}
+
+/// Panics unless `fd` is a valid index into an fd_set. The backends refuse
+/// such fds at register time, so this never fires; it keeps the safe
+/// wrappers below from ever writing past the set.
+fn check_fd_set_index(fd: RawFd) {
+    assert!(
+        (0..FD_SETSIZE as RawFd).contains(&fd),
+        "fd {fd} outside fd_set"
+    );
+}
+
+/// `FD_SET(fd, set)`. Not a syscall.
+pub(crate) fn fd_set_insert(set: &mut libc::fd_set, fd: RawFd) {
+    check_fd_set_index(fd);
+    // SAFETY: 0 <= fd < FD_SETSIZE (checked above), so the bit is inside
+    // `set`, which is a valid, writable fd_set.
+    unsafe { libc::FD_SET(fd, set) }
+}
+
+/// `FD_CLR(fd, set)`. Not a syscall.
+pub(crate) fn fd_set_remove(set: &mut libc::fd_set, fd: RawFd) {
+    check_fd_set_index(fd);
+    // SAFETY: 0 <= fd < FD_SETSIZE (checked above), so the bit is inside
+    // `set`, which is a valid, writable fd_set.
+    unsafe { libc::FD_CLR(fd, set) }
+}
+
+/// `FD_ISSET(fd, set)`. Not a syscall.
+pub(crate) fn fd_set_contains(set: &libc::fd_set, fd: RawFd) -> bool {
+    check_fd_set_index(fd);
+    // SAFETY: 0 <= fd < FD_SETSIZE (checked above), so the bit is inside
+    // `set`, which is a valid fd_set.
+    unsafe { libc::FD_ISSET(fd, set) }
+}
+
+fn record_select_timeout(_tv: Option<&libc::timeval>) {
+    #[cfg(feature = "stats")]
+    super::stats::record_timeout(_tv.map(|tv| {
+        Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64)
+    }));
+}
+
+/// `select(nfds, readfds, writefds, exceptfds, timeout)` over `fd_set`s
+/// (glibc makes it `pselect6` in the kernel, and strace names it so).
+/// `nfds` is the highest fd in any set plus one, at most FD_SETSIZE.
+/// The timeout is rounded up to the microsecond; `None` blocks.
+pub(crate) fn select(
+    nfds: usize,
+    read: &mut libc::fd_set,
+    write: &mut libc::fd_set,
+    except: &mut libc::fd_set,
+    timeout: Option<Duration>,
+) -> io::Result<usize> {
+    assert!(nfds <= FD_SETSIZE, "nfds {nfds} beyond FD_SETSIZE");
+    let mut tv = timeout.map(timeout_timeval);
+    let tvp = match tv.as_mut() {
+        Some(tv) => std::ptr::from_mut(tv),
+        None => std::ptr::null_mut(),
+    };
+    record_select_timeout(tv.as_ref());
+    enter(Syscall::Pselect6);
+    // SAFETY: the three sets are valid, writable fd_sets and the kernel
+    // touches only their first `nfds` <= FD_SETSIZE bits; tvp is NULL or
+    // points at a timeval that lives across the call.
+    let n = ret_int(unsafe { libc::select(nfds as libc::c_int, read, write, except, tvp) })?;
+    Ok(n as usize)
+}
+
+/// Bits per word of a select set: the kernel reads fd sets as arrays of
+/// `unsigned long`, bit `fd % BITS` of word `fd / BITS`.
+pub(crate) const SELECT_WORD_BITS: usize = libc::c_ulong::BITS as usize;
+
+/// `select(nfds, readfds, writefds, exceptfds, timeout)` over sets of any
+/// size, held as arrays of `unsigned long` words: Linux reads `nfds` bits
+/// from each pointer whatever FD_SETSIZE says. Each slice must hold at
+/// least `nfds` bits. `pselect6` in the kernel.
+pub(crate) fn select_words(
+    nfds: usize,
+    read: &mut [libc::c_ulong],
+    write: &mut [libc::c_ulong],
+    except: &mut [libc::c_ulong],
+    timeout: Option<Duration>,
+) -> io::Result<usize> {
+    let words = nfds.div_ceil(SELECT_WORD_BITS);
+    assert!(
+        read.len() >= words && write.len() >= words && except.len() >= words,
+        "select sets shorter than nfds {nfds}"
+    );
+    let nfds = libc::c_int::try_from(nfds)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "nfds beyond c_int"))?;
+    let mut tv = timeout.map(timeout_timeval);
+    let tvp = match tv.as_mut() {
+        Some(tv) => std::ptr::from_mut(tv),
+        None => std::ptr::null_mut(),
+    };
+    record_select_timeout(tv.as_ref());
+    enter(Syscall::Pselect6);
+    // SAFETY: each slice is writable for at least `nfds` bits (checked
+    // above) and the kernel reads and writes only that many bits of each,
+    // as the unsigned-long array it expects; tvp is NULL or points at a
+    // timeval that lives across the call.
+    let n = ret_int(unsafe {
+        libc::select(
+            nfds,
+            read.as_mut_ptr().cast(),
+            write.as_mut_ptr().cast(),
+            except.as_mut_ptr().cast(),
+            tvp,
+        )
+    })?;
+    Ok(n as usize)
+}
+
+/// `fcntl(fd, F_GETFD)` on a bare fd number that may no longer be open:
+/// how select finds which of its registered numbers the caller closed.
+/// `EBADF` means the number is not open. No BorrowedFd is made for it,
+/// since it may name nothing.
+pub(crate) fn fcntl_getfd_raw(fd: RawFd) -> io::Result<libc::c_int> {
+    enter(Syscall::Fcntl);
+    // SAFETY: F_GETFD takes no argument and only reads the fd table; a
+    // number that names nothing gives EBADF, not undefined behaviour.
+    ret_int(unsafe { libc::fcntl(fd, libc::F_GETFD) })
+}
+
+/// `epoll_create1(EPOLL_CLOEXEC)`: a new epoll instance, adopted at once.
+pub(crate) fn epoll_create1() -> io::Result<OwnedFd> {
+    enter(Syscall::EpollCreate1);
+    // SAFETY: no pointers; the fd returned is adopted at once.
+    ret_owned_fd(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
+}
+
+/// `epoll_ctl(epfd, op, fd, &event)`; `event` is ignored by the kernel for
+/// `EPOLL_CTL_DEL` (pass anything). The target is a bare number: the epoll
+/// backend re-arms registrations it knows only by number, and a number
+/// that names nothing is `EBADF` from the kernel, not undefined behaviour.
+pub(crate) fn epoll_ctl(
+    epfd: BorrowedFd<'_>,
+    op: libc::c_int,
+    fd: RawFd,
+    events: u32,
+    data: u64,
+) -> io::Result<()> {
+    let mut ev = libc::epoll_event { events, u64: data };
+    enter(Syscall::EpollCtl);
+    // SAFETY: epfd is borrowed for the call; fd is only a number to the
+    // kernel; ev is a valid epoll_event the kernel only reads.
+    ret_unit(unsafe { libc::epoll_ctl(epfd.as_raw_fd(), op, fd, &raw mut ev) })
+}
+
+/// `epoll_wait(epfd, events, maxevents, timeout_ms)`: fills the front of
+/// `events` and returns how many it filled.
+pub(crate) fn epoll_wait(
+    epfd: BorrowedFd<'_>,
+    events: &mut [libc::epoll_event],
+    timeout_ms: libc::c_int,
+) -> io::Result<usize> {
+    let max = events.len().min(libc::c_int::MAX as usize) as libc::c_int;
+    #[cfg(feature = "stats")]
+    super::stats::record_timeout(
+        (timeout_ms >= 0).then(|| Duration::from_millis(timeout_ms as u64)),
+    );
+    enter(Syscall::EpollWait);
+    // SAFETY: epfd is borrowed for the call; events is writable for `max`
+    // entries.
+    let n = ret_int(unsafe {
+        libc::epoll_wait(epfd.as_raw_fd(), events.as_mut_ptr(), max, timeout_ms)
+    })?;
+    Ok(n as usize)
+}
+
+/// `epoll_pwait2(epfd, events, maxevents, timeout, NULL, 0)` through
+/// `syscall(2)` (libc has no wrapper): a timeout in nanoseconds. `None`
+/// blocks. Linux 5.11 and later; `ENOSYS` before.
+pub(crate) fn epoll_pwait2(
+    epfd: BorrowedFd<'_>,
+    events: &mut [libc::epoll_event],
+    timeout: Option<Duration>,
+) -> io::Result<usize> {
+    let max = events.len().min(libc::c_int::MAX as usize) as libc::c_int;
+    let ts = timeout.map(timeout_timespec);
+    let tsp = match ts.as_ref() {
+        Some(ts) => std::ptr::from_ref(ts),
+        None => std::ptr::null(),
+    };
+    #[cfg(feature = "stats")]
+    super::stats::record_timeout(ts.map(|ts| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)));
+    enter(Syscall::EpollPwait2);
+    // SAFETY: epfd is borrowed for the call; events is writable for `max`
+    // entries; tsp is NULL or points at a timespec that lives across the
+    // call; a NULL sigmask with size 0 leaves the signal mask alone.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_epoll_pwait2,
+            epfd.as_raw_fd() as libc::c_long,
+            events.as_mut_ptr(),
+            max as libc::c_long,
+            tsp,
+            std::ptr::null::<libc::sigset_t>(),
+            0 as libc::c_long,
+        )
+    };
+    ret_len(ret as libc::ssize_t)
+}
+
+/// `eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)` (`eventfd2` in the kernel): a
+/// counter fd that is readable while non-zero.
+pub(crate) fn eventfd() -> io::Result<OwnedFd> {
+    enter(Syscall::Eventfd2);
+    // SAFETY: no pointers; the fd returned is adopted at once.
+    ret_owned_fd(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })
+}
+
+/// `read(fd, buf, len)`.
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    enter(Syscall::Read);
+    // SAFETY: fd is borrowed for the call; buf is writable for buf.len()
+    // bytes.
+    ret_len(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// `write(fd, buf, len)`.
+pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    enter(Syscall::Write);
+    // SAFETY: fd is borrowed for the call; buf is readable for buf.len()
+    // bytes.
+    ret_len(unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_round_up_never_down() {
+        assert_eq!(timeout_ms(None), -1);
+        assert_eq!(timeout_ms(Some(Duration::ZERO)), 0);
+        assert_eq!(timeout_ms(Some(Duration::from_micros(500))), 1);
+        assert_eq!(timeout_ms(Some(Duration::from_nanos(1_000_001))), 2);
+        assert_eq!(timeout_ms(Some(Duration::MAX)), libc::c_int::MAX);
+        let tv = timeout_timeval(Duration::from_nanos(1));
+        assert_eq!((tv.tv_sec, tv.tv_usec), (0, 1));
+        let tv = timeout_timeval(Duration::new(1, 999_999_001));
+        assert_eq!((tv.tv_sec, tv.tv_usec), (2, 0));
+        let tv = timeout_timeval(Duration::MAX);
+        assert_eq!(tv.tv_sec as u64, MAX_TIMEOUT_SECS);
+        let ts = timeout_timespec(Duration::from_micros(500));
+        assert_eq!((ts.tv_sec, ts.tv_nsec), (0, 500_000));
+    }
+
+    #[test]
+    fn fd_set_helpers() {
+        let mut s = fd_set_new();
+        assert!(!fd_set_contains(&s, 1023));
+        fd_set_insert(&mut s, 1023);
+        fd_set_insert(&mut s, 0);
+        assert!(fd_set_contains(&s, 1023) && fd_set_contains(&s, 0));
+        fd_set_remove(&mut s, 1023);
+        assert!(!fd_set_contains(&s, 1023));
+    }
+
+    #[test]
+    #[should_panic(expected = "outside fd_set")]
+    fn fd_set_refuses_out_of_range() {
+        let mut s = fd_set_new();
+        fd_set_insert(&mut s, FD_SETSIZE as RawFd);
+    }
 }

@@ -1,0 +1,230 @@
+//! The epoll(7) backend.
+
+use super::{Backend, Event, Events, Interest, Poller, Token, WakerFd, not_found};
+use crate::sys;
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `epoll_create1(EPOLL_CLOEXEC)`, `epoll_ctl`, `epoll_wait` — the
+/// epoll(7) backend.
+///
+/// The kernel keeps the interest list: each registration is one
+/// `epoll_ctl`, and a wait costs the same whatever the number of
+/// registrations, since the kernel queues fds as they become ready. Its
+/// ready list rotates by itself (an fd reported in level mode goes to the
+/// back), so a small [`Events`] starves nobody. Oneshot is native
+/// (`EPOLLONESHOT`) and so is edge mode (`EPOLLET`), the only backend that
+/// has it.
+///
+/// Each registration's `epoll_event.data` is an index into a table of
+/// (fd, token, interest), so a wait can mask events by interest and
+/// re-arm a oneshot registration that the kernel disarmed for an error or
+/// hang-up nobody asked for (see the [module docs](super)).
+///
+/// Timeouts: `epoll_pwait2` (nanoseconds) when the timeout has a
+/// sub-millisecond part, else `epoll_wait` (milliseconds, rounded up). On
+/// `ENOSYS` (before Linux 5.11) or `EPERM` (a seccomp filter, valgrind)
+/// the wait falls back to `epoll_wait` in the same call and the poller
+/// remembers it.
+///
+/// A closed-while-registered fd is forgotten by the kernel unless a
+/// duplicate keeps the open file alive; then it goes on being reported
+/// under its old token (see the module docs).
+#[doc(alias = "epoll")]
+#[doc(alias = "epoll_ctl")]
+#[doc(alias = "epoll_wait")]
+#[doc(alias = "epoll_pwait2")]
+pub struct Epoll {
+    epfd: OwnedFd,
+    slots: Vec<Option<Slot>>,
+    free: Vec<usize>,
+    by_fd: HashMap<RawFd, usize>,
+    /// Whether epoll_pwait2 may be tried (false after ENOSYS or EPERM).
+    pwait2: bool,
+}
+
+struct Slot {
+    fd: RawFd,
+    token: Token,
+    interest: Interest,
+    /// A Waker's eventfd, owned with the Waker while registered.
+    _waker: Option<Arc<OwnedFd>>,
+}
+
+impl Epoll {
+    /// `epoll_create1(EPOLL_CLOEXEC)` — a new, empty epoll instance.
+    ///
+    /// # Errors
+    ///
+    /// - `EMFILE`: the process is at its fd limit (`RLIMIT_NOFILE`);
+    ///   `ENFILE`: the system-wide limit.
+    #[doc(alias = "epoll_create1")]
+    pub fn new() -> io::Result<Epoll> {
+        Ok(Epoll {
+            epfd: sys::poll::epoll_create1()?,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_fd: HashMap::new(),
+            pwait2: true,
+        })
+    }
+
+    fn add(
+        &mut self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        waker: Option<Arc<OwnedFd>>,
+    ) -> io::Result<()> {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        };
+        if let Err(e) = sys::poll::epoll_ctl(
+            self.epfd.as_fd(),
+            libc::EPOLL_CTL_ADD,
+            fd,
+            interest.epoll_events(),
+            slot as u64,
+        ) {
+            self.free.push(slot);
+            return Err(e);
+        }
+        self.slots[slot] = Some(Slot {
+            fd,
+            token,
+            interest,
+            _waker: waker,
+        });
+        // A previous entry for this number means the caller closed a
+        // registered fd and the kernel accepted the new file under the same
+        // number. The old slot stays: if a duplicate keeps the old file
+        // open, the kernel still reports it under the old token.
+        self.by_fd.insert(fd, slot);
+        Ok(())
+    }
+
+    /// The kernel has no registration for this number (it forgot a closed
+    /// fd): drop our mapping, keep the slot for any duplicate's events.
+    fn forget(&mut self, fd: RawFd, e: io::Error) -> io::Error {
+        if e.raw_os_error() == Some(libc::ENOENT) {
+            self.by_fd.remove(&fd);
+        }
+        e
+    }
+}
+
+impl fmt::Debug for Epoll {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Epoll")
+            .field("epfd", &self.epfd.as_raw_fd())
+            .field("registered", &self.by_fd.len())
+            .field("pwait2", &self.pwait2)
+            .finish()
+    }
+}
+
+impl Poller for Epoll {
+    fn register(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()> {
+        self.add(fd.as_raw_fd(), token, interest, None)
+    }
+
+    fn reregister(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let fd = fd.as_raw_fd();
+        let &slot = self.by_fd.get(&fd).ok_or_else(not_found)?;
+        if let Err(e) = sys::poll::epoll_ctl(
+            self.epfd.as_fd(),
+            libc::EPOLL_CTL_MOD,
+            fd,
+            interest.epoll_events(),
+            slot as u64,
+        ) {
+            return Err(self.forget(fd, e));
+        }
+        if let Some(s) = self.slots[slot].as_mut() {
+            s.token = token;
+            s.interest = interest;
+        }
+        Ok(())
+    }
+
+    fn deregister(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let fd = fd.as_raw_fd();
+        let &slot = self.by_fd.get(&fd).ok_or_else(not_found)?;
+        if let Err(e) = sys::poll::epoll_ctl(self.epfd.as_fd(), libc::EPOLL_CTL_DEL, fd, 0, 0) {
+            return Err(self.forget(fd, e));
+        }
+        self.by_fd.remove(&fd);
+        self.slots[slot] = None;
+        self.free.push(slot);
+        Ok(())
+    }
+
+    fn wait(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
+        events.clear();
+        let epfd = self.epfd.as_fd();
+        let sub_ms = timeout.is_some_and(|d| d.subsec_nanos() % 1_000_000 != 0);
+        let n = if sub_ms && self.pwait2 {
+            match sys::poll::epoll_pwait2(epfd, &mut events.raw, timeout) {
+                Ok(n) => n,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
+                    self.pwait2 = false;
+                    sys::poll::epoll_wait(epfd, &mut events.raw, sys::poll::timeout_ms(timeout))?
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            sys::poll::epoll_wait(epfd, &mut events.raw, sys::poll::timeout_ms(timeout))?
+        };
+        for k in 0..n {
+            // A copy: epoll_event is packed on x86_64, so no references
+            // into it.
+            let raw = events.raw[k];
+            let (bits, data) = (raw.events, raw.u64);
+            let Some(Some(slot)) = self.slots.get(data as usize) else {
+                continue;
+            };
+            match Event::from_epoll(slot.token, slot.interest, bits) {
+                Some(event) => events.push(event),
+                None if slot.interest.is_oneshot() => {
+                    // The kernel disarmed the registration for an error or
+                    // hang-up the interest did not ask for; nothing was
+                    // reported, so re-arm it, as select and poll (which
+                    // never disarmed) would have it.
+                    let _ = sys::poll::epoll_ctl(
+                        epfd,
+                        libc::EPOLL_CTL_MOD,
+                        slot.fd,
+                        slot.interest.epoll_events(),
+                        data,
+                    );
+                }
+                None => {}
+            }
+        }
+        Ok(events.len())
+    }
+
+    fn backend(&self) -> Backend {
+        Backend::Epoll
+    }
+
+    fn register_waker(&mut self, waker: WakerFd, token: Token) -> io::Result<()> {
+        let fd = waker.into_inner();
+        // Edge-triggered: each write is a new edge, so a wake is one write
+        // and the counter is never read.
+        self.add(fd.as_raw_fd(), token, Interest::READABLE.edge(), Some(fd))
+    }
+}

@@ -1,0 +1,943 @@
+//! Readiness: select(2), poll(2) and epoll(7) behind one trait, with one
+//! meaning.
+//!
+//! A [`Poller`] watches file descriptors and tells you which are ready: a
+//! socket is *readable* when a `recv` would not block, *writable* when a
+//! `send` would not block, and has *priority* data when out-of-band (TCP
+//! urgent) data waits. You [`register`](Poller::register) an fd with a
+//! [`Token`] (your name for it) and an [`Interest`], then call
+//! [`wait`](Poller::wait), which fills an [`Events`] with one [`Event`] per
+//! ready fd.
+//!
+//! Four backends implement it, each a type of its own, and [`Backend`]
+//! builds any of them at run time as a `Box<dyn Poller>`:
+//!
+//! | backend | syscall per wait | registration costs | limits |
+//! | --- | --- | --- | --- |
+//! | [`Select`] | `pselect6` (glibc's `select`) | nothing | fds below `FD_SETSIZE` (1024) |
+//! | [`SelectGrowable`] | `pselect6` with sets sized to the highest fd | nothing | none; each wait copies and scans bits up to the highest fd |
+//! | [`Poll`] | `poll` | nothing | each wait passes every registered fd to the kernel |
+//! | [`Epoll`] | `epoll_wait`, or `epoll_pwait2` for sub-millisecond timeouts | one `epoll_ctl` | none; the kernel keeps the interest list |
+//!
+//! # One meaning on every backend
+//!
+//! The *shared contract* is an event's token and its readable, writable and
+//! priority flags, in level and oneshot mode: the same operations give the
+//! same set of `(token, readable, writable, priority)` on every backend.
+//! The conformance suite and the differential test check exactly that.
+//!
+//! The flags mean what select(2) means, because that is the mapping the
+//! kernel itself uses in `fs/select.c`, and poll and epoll translate their
+//! flags through it (see [`Event::from_poll`], [`Event::from_epoll`]):
+//!
+//! | flag | set when the kernel reports |
+//! | --- | --- |
+//! | readable | `IN`, `RDNORM`, `RDBAND`, `HUP` or `ERR` |
+//! | writable | `OUT`, `WRNORM`, `WRBAND` or `ERR` |
+//! | priority | `PRI` |
+//!
+//! Each flag is then masked by the registered interest. An event with
+//! nothing left after masking is not reported, and does not disarm a
+//! oneshot registration. (poll and epoll always report `HUP` and `ERR`,
+//! asked for or not. An fd registered for priority alone whose connection
+//! hangs up therefore makes a poll or epoll wait return early with no
+//! event for it; on epoll in oneshot mode the kernel has also disarmed the
+//! registration, and the backend re-arms it with one `epoll_ctl` in that
+//! wait, so oneshot keeps its meaning.)
+//!
+//! # Extras: error, hang-up, read-hang-up
+//!
+//! [`Event::is_error`] (`ERR`), [`Event::is_hangup`] (`HUP`) and
+//! [`Event::is_read_hangup`] (`RDHUP`) are extras: poll and epoll report
+//! them, select cannot see them (a peer's data, its shutdown and a reset
+//! all look "readable" to select). No backend makes an extra syscall per
+//! fd to fake them. What each backend reports on a socket registered for
+//! [`Interest::READABLE`], after the peer does one thing (E = error,
+//! H = hang-up, R = read-hang-up, – = an event with no extras, none = no
+//! event at all):
+//!
+//! | socket | peer does | [`Select`] | [`Poll`] | [`Epoll`] |
+//! | --- | --- | --- | --- | --- |
+//! | TCP | `close` | – | R | R |
+//! | TCP | `shutdown(Write)` | – | R | R |
+//! | TCP | reset (`SO_LINGER` 0, then `close`) | – | E H R | E H R |
+//! | Unix stream | `close` | – | H R | H R |
+//! | Unix stream | `shutdown(Write)` | – | R | R |
+//! | Unix stream | `SO_LINGER` 0, then `close` | – | H R | H R |
+//! | UDP (connected) | `close` | none | none | none |
+//! | UDP (connected) | `shutdown(Write)` | none | none | none |
+//! | UDP (connected) | `SO_LINGER` 0, then `close` | none | none | none |
+//!
+//! The event is readable in every row that has one. A TCP peer's close is
+//! a FIN, the same as its `shutdown(Write)`: the connection is half-closed
+//! and still writable, so there is no hang-up; only a reset ends both
+//! directions (and sets `SO_ERROR` to `ECONNRESET`). A Unix stream peer's
+//! close ends both directions at once: hang-up. Unix sockets ignore
+//! `SO_LINGER`. UDP has no connection: nothing reaches the other socket.
+//! `tests/poll_extras.rs` checks this table.
+//!
+//! # Modes
+//!
+//! - **Level** (the default): an fd is reported by every wait while it is
+//!   ready. Read until `WouldBlock`, or it comes back at once.
+//! - **Oneshot** ([`Interest::oneshot`]): after one event the registration
+//!   is disarmed until [`Poller::reregister`]. Native `EPOLLONESHOT` on
+//!   epoll, emulated exactly (in user space, no syscall) on select and poll.
+//! - **Edge** ([`Interest::edge`]): reported once per change of state.
+//!   epoll only; the others refuse it with `ErrorKind::Unsupported` before
+//!   any change. [`Backend::supports`] answers before anyone has to try.
+//!
+//! # Errors every backend shares
+//!
+//! - registering an fd that is already registered: `EEXIST`
+//!   (`ErrorKind::AlreadyExists`);
+//! - reregistering or deregistering an fd that is not registered: `ENOENT`
+//!   (`ErrorKind::NotFound`);
+//! - [`Interest::edge`] on select or poll: `ErrorKind::Unsupported`;
+//! - [`Select`] and an fd at or above `FD_SETSIZE`: `ErrorKind::InvalidInput`
+//!   at register time, never a write past an `fd_set`;
+//! - `wait` interrupted by a signal: `ErrorKind::Interrupted` (`EINTR`),
+//!   never retried: the caller's loop decides.
+//!
+//! # Timeouts
+//!
+//! `None` blocks; `Some(Duration::ZERO)` returns at once; anything else is
+//! rounded *up* to the backend's granularity, never down, so a 0.5 ms wait
+//! never becomes a busy poll: poll and `epoll_wait` have milliseconds,
+//! select has microseconds, `epoll_pwait2` nanoseconds. [`Epoll`] uses
+//! `epoll_pwait2` when the timeout has a sub-millisecond part and falls
+//! back to `epoll_wait` for good when the kernel (or a seccomp filter, or
+//! valgrind) answers `ENOSYS` or `EPERM`.
+//!
+//! # Costs
+//!
+//! Every wait is one syscall. Nothing is re-armed per wait: no `epoll_ctl`,
+//! no timerfd, no eventfd read unless a [`Waker`]'s token is reported (then
+//! poll and select reset it with one `read`; epoll registers it
+//! edge-triggered and needs none). An echo in level mode costs exactly
+//! three syscalls on every backend: wait, `recv`, `send`. [`Events`] has a
+//! fixed capacity; `wait` replaces its contents and allocates nothing. When
+//! more fds are ready than it holds, the rest stay ready and come back on
+//! later waits: poll and select rotate where their scan starts, as epoll's
+//! ready list does, so no ready fd starves.
+//!
+//! # Threads
+//!
+//! Every method takes `&mut self`: one thread drives a poller. A poller is
+//! `Send`, so it can move to another thread. A program that wants to
+//! register from other threads sends the request through a channel and
+//! wakes the poller's thread with a [`Waker`] (`Send + Sync`), or runs one
+//! poller per thread.
+//!
+//! # Closing an fd while it is registered
+//!
+//! Deregister before close. A registration whose fd was closed is a caller
+//! bug, and its outcome differs by backend (none of this is part of the
+//! shared contract):
+//!
+//! - [`Poll`]: the kernel answers `POLLNVAL`; the wait reports an event with
+//!   [`Event::is_error`] set and readable/writable/priority set as far as
+//!   the interest asks, so the next `recv` shows the caller `EBADF`.
+//! - [`Select`], [`SelectGrowable`]: the kernel fails the whole `select`
+//!   with `EBADF`. The backend finds the closed numbers with one
+//!   `fcntl(F_GETFD)` each, reports the same error event for them, and
+//!   polls the others once more with a zero timeout: the wait does not
+//!   fail as a whole.
+//! - [`Epoll`]: the kernel forgets the registration when the last fd of
+//!   the open file closes. If a duplicate (`dup`, `fork`, `SCM_RIGHTS`) is
+//!   still open, it keeps delivering events under the old token, and the
+//!   registration can no longer be removed through the closed number.
+//!
+//! Once the number is reused by a new socket, poll and select watch the new
+//! socket under the old token (and registering it again is `EEXIST`);
+//! epoll accepts the new registration.
+//!
+//! # Examples
+//!
+//! The same readiness loop on every backend, chosen by name at run time:
+//!
+//! ```
+//! use baresock::poll::{Backend, Events, Interest, Token};
+//! use baresock::{Domain, OwnedSocket, Protocol, Type};
+//! use std::os::fd::AsFd;
+//! use std::time::Duration;
+//!
+//! for name in ["select", "select-growable", "poll", "epoll"] {
+//!     let mut poller = name.parse::<Backend>()?.build()?;
+//!     let (ours, peer) =
+//!         OwnedSocket::pair_nonblocking(Domain::UNIX, Type::STREAM, Protocol::DEFAULT)?;
+//!     poller.register(ours.as_fd(), Token(1), Interest::READABLE)?;
+//!     let mut events = Events::with_capacity(16);
+//!     // Nothing to read yet: a zero timeout returns at once, empty.
+//!     assert_eq!(poller.wait(&mut events, Some(Duration::ZERO))?, 0);
+//!     peer.send(b"ping")?;
+//!     assert_eq!(poller.wait(&mut events, Some(Duration::from_secs(5)))?, 1);
+//!     let event = events.iter().next().unwrap();
+//!     assert_eq!(event.token(), Token(1));
+//!     assert!(event.is_readable() && !event.is_writable());
+//!     // Deregister before the socket closes.
+//!     poller.deregister(ours.as_fd())?;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # References
+//! [select(2)](https://man7.org/linux/man-pages/man2/select.2.html),
+//! [poll(2)](https://man7.org/linux/man-pages/man2/poll.2.html),
+//! [epoll(7)](https://man7.org/linux/man-pages/man7/epoll.7.html),
+//! [epoll_ctl(2)](https://man7.org/linux/man-pages/man2/epoll_ctl.2.html),
+//! [epoll_wait(2)](https://man7.org/linux/man-pages/man2/epoll_wait.2.html),
+//! [eventfd(2)](https://man7.org/linux/man-pages/man2/eventfd.2.html)
+
+mod epoll;
+#[allow(
+    clippy::module_inception,
+    reason = "the poll(2) backend of the poll module: the syscall's name is the right name for it"
+)]
+mod poll;
+mod select;
+mod source;
+
+pub use epoll::Epoll;
+pub use poll::Poll;
+pub use select::{Select, SelectGrowable};
+pub use source::{Waker, WakerFd};
+
+use std::fmt;
+use std::io;
+use std::num::NonZeroU8;
+use std::os::fd::BorrowedFd;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Your name for a registered fd, handed back in every [`Event`] for it.
+///
+/// The poller never interprets it; an index into your table of connections
+/// is the usual choice. Two registrations may share a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Token(pub usize);
+
+/// What to watch an fd for: readable, writable, priority, never empty, and
+/// a mode (level by default, [`oneshot`](Interest::oneshot),
+/// [`edge`](Interest::edge)).
+///
+/// Combine with `|`: `Interest::READABLE | Interest::WRITABLE`. There is no
+/// empty interest (the value is a `NonZeroU8`); to stop watching an fd,
+/// deregister it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Interest(NonZeroU8);
+
+const I_READABLE: u8 = 1;
+const I_WRITABLE: u8 = 2;
+const I_PRIORITY: u8 = 4;
+const I_ONESHOT: u8 = 8;
+const I_EDGE: u8 = 16;
+
+impl Interest {
+    /// Readable: a `recv` (or `accept`) would not block. select's
+    /// `readfds`, poll's `POLLIN`, epoll's `EPOLLIN`.
+    pub const READABLE: Interest = Interest(NonZeroU8::new(I_READABLE).unwrap());
+    /// Writable: a `send` (or a nonblocking `connect`'s outcome) would not
+    /// block. select's `writefds`, `POLLOUT`, `EPOLLOUT`.
+    pub const WRITABLE: Interest = Interest(NonZeroU8::new(I_WRITABLE).unwrap());
+    /// Priority: out-of-band (TCP urgent) data waits. select's
+    /// `exceptfds`, `POLLPRI`, `EPOLLPRI`.
+    pub const PRIORITY: Interest = Interest(NonZeroU8::new(I_PRIORITY).unwrap());
+
+    /// The same interest in oneshot mode (`EPOLLONESHOT`): after one event
+    /// the registration is disarmed until [`Poller::reregister`].
+    pub const fn oneshot(self) -> Interest {
+        self.with(I_ONESHOT)
+    }
+
+    /// The same interest in edge-triggered mode (`EPOLLET`): reported once
+    /// per change. epoll only (see [`Backend::supports`]).
+    pub const fn edge(self) -> Interest {
+        self.with(I_EDGE)
+    }
+
+    const fn with(self, bit: u8) -> Interest {
+        match NonZeroU8::new(self.0.get() | bit) {
+            Some(v) => Interest(v),
+            None => self,
+        }
+    }
+
+    /// The union of two interests (their readiness and their modes).
+    pub const fn add(self, other: Interest) -> Interest {
+        self.with(other.0.get())
+    }
+
+    /// Whether readable is asked for.
+    pub const fn is_readable(self) -> bool {
+        self.0.get() & I_READABLE != 0
+    }
+
+    /// Whether writable is asked for.
+    pub const fn is_writable(self) -> bool {
+        self.0.get() & I_WRITABLE != 0
+    }
+
+    /// Whether priority is asked for.
+    pub const fn is_priority(self) -> bool {
+        self.0.get() & I_PRIORITY != 0
+    }
+
+    /// Whether the registration is oneshot.
+    pub const fn is_oneshot(self) -> bool {
+        self.0.get() & I_ONESHOT != 0
+    }
+
+    /// Whether the registration is edge-triggered.
+    pub const fn is_edge(self) -> bool {
+        self.0.get() & I_EDGE != 0
+    }
+
+    /// The modes this interest needs from a backend: [`Mode::Edge`] if it
+    /// is edge-triggered (oneshot or not), else [`Mode::Oneshot`] or
+    /// [`Mode::Level`].
+    pub const fn mode(self) -> Mode {
+        if self.is_edge() {
+            Mode::Edge
+        } else if self.is_oneshot() {
+            Mode::Oneshot
+        } else {
+            Mode::Level
+        }
+    }
+
+    /// The `events` a `struct pollfd` asks for: readable is `POLLIN |
+    /// POLLRDNORM | POLLRDBAND | POLLRDHUP`, writable `POLLOUT | POLLWRNORM
+    /// | POLLWRBAND`, priority `POLLPRI` (the sets select asks the kernel
+    /// for, plus `POLLRDHUP` for the read-hang-up extra).
+    pub const fn poll_events(self) -> libc::c_short {
+        let mut e = 0;
+        if self.is_readable() {
+            e |= libc::POLLIN | libc::POLLRDNORM | libc::POLLRDBAND | libc::POLLRDHUP;
+        }
+        if self.is_writable() {
+            e |= libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND;
+        }
+        if self.is_priority() {
+            e |= libc::POLLPRI;
+        }
+        e
+    }
+
+    /// The `events` of a `struct epoll_event` for this interest: the same
+    /// readiness flags as [`Interest::poll_events`] in their `EPOLL*`
+    /// spelling, plus `EPOLLONESHOT` and `EPOLLET` for the modes.
+    pub const fn epoll_events(self) -> u32 {
+        let mut e = 0;
+        if self.is_readable() {
+            e |= libc::EPOLLIN | libc::EPOLLRDNORM | libc::EPOLLRDBAND | libc::EPOLLRDHUP;
+        }
+        if self.is_writable() {
+            e |= libc::EPOLLOUT | libc::EPOLLWRNORM | libc::EPOLLWRBAND;
+        }
+        if self.is_priority() {
+            e |= libc::EPOLLPRI;
+        }
+        if self.is_oneshot() {
+            e |= libc::EPOLLONESHOT;
+        }
+        if self.is_edge() {
+            e |= libc::EPOLLET;
+        }
+        e as u32
+    }
+}
+
+impl std::ops::BitOr for Interest {
+    type Output = Interest;
+    fn bitor(self, rhs: Interest) -> Interest {
+        self.add(rhs)
+    }
+}
+
+impl std::ops::BitOrAssign for Interest {
+    fn bitor_assign(&mut self, rhs: Interest) {
+        *self = self.add(rhs);
+    }
+}
+
+impl fmt::Debug for Interest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (I_READABLE, "READABLE"),
+            (I_WRITABLE, "WRITABLE"),
+            (I_PRIORITY, "PRIORITY"),
+            (I_ONESHOT, "ONESHOT"),
+            (I_EDGE, "EDGE"),
+        ];
+        let mut first = true;
+        for (bit, name) in names {
+            if self.0.get() & bit != 0 {
+                if !first {
+                    f.write_str(" | ")?;
+                }
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a registration reports readiness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Reported by every wait while ready (the default; select's and
+    /// poll's only native mode).
+    Level,
+    /// Reported once, then disarmed until reregistered.
+    Oneshot,
+    /// Reported once per change of state (`EPOLLET`; epoll only).
+    Edge,
+}
+
+/// One ready fd: its [`Token`], the shared readiness flags, and the
+/// extras the backend could see.
+///
+/// See the [module docs](self) for what each flag means on each backend.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Event {
+    token: Token,
+    flags: u8,
+}
+
+const E_READABLE: u8 = 1;
+const E_WRITABLE: u8 = 2;
+const E_PRIORITY: u8 = 4;
+const E_ERROR: u8 = 8;
+const E_HANGUP: u8 = 16;
+const E_READ_HANGUP: u8 = 32;
+
+/// The flags the kernel's select counts as readable, writable, priority
+/// (`POLLIN_SET`, `POLLOUT_SET`, `POLLEX_SET` in fs/select.c), as epoll
+/// flags.
+const EPOLL_READ_SET: u32 =
+    (libc::EPOLLIN | libc::EPOLLRDNORM | libc::EPOLLRDBAND | libc::EPOLLHUP | libc::EPOLLERR)
+        as u32;
+const EPOLL_WRITE_SET: u32 =
+    (libc::EPOLLOUT | libc::EPOLLWRNORM | libc::EPOLLWRBAND | libc::EPOLLERR) as u32;
+const EPOLL_EX_SET: u32 = libc::EPOLLPRI as u32;
+
+/// The same sets as poll flags.
+const POLL_READ_SET: libc::c_short =
+    libc::POLLIN | libc::POLLRDNORM | libc::POLLRDBAND | libc::POLLHUP | libc::POLLERR;
+const POLL_WRITE_SET: libc::c_short =
+    libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND | libc::POLLERR;
+const POLL_EX_SET: libc::c_short = libc::POLLPRI;
+
+impl Event {
+    fn build(token: Token, interest: Interest, r: bool, w: bool, p: bool) -> Option<Event> {
+        let mut flags = 0;
+        if r && interest.is_readable() {
+            flags |= E_READABLE;
+        }
+        if w && interest.is_writable() {
+            flags |= E_WRITABLE;
+        }
+        if p && interest.is_priority() {
+            flags |= E_PRIORITY;
+        }
+        (flags != 0).then_some(Event { token, flags })
+    }
+
+    fn with_extras(mut self, error: bool, hangup: bool, read_hangup: bool) -> Event {
+        if error {
+            self.flags |= E_ERROR;
+        }
+        if hangup {
+            self.flags |= E_HANGUP;
+        }
+        if read_hangup {
+            self.flags |= E_READ_HANGUP;
+        }
+        self
+    }
+
+    /// The event for an fd the caller closed while registered (poll's
+    /// `POLLNVAL`, select's `EBADF`): error, plus every readiness flag the
+    /// interest asks for, so a caller that only looks at readiness tries
+    /// the fd and sees `EBADF`.
+    fn closed(token: Token, interest: Interest) -> Event {
+        let e = Event::build(token, interest, true, true, true);
+        // An interest is never empty, so `build` always gives an event.
+        let e = e.unwrap_or(Event { token, flags: 0 });
+        e.with_extras(true, false, false)
+    }
+
+    /// Translates select's answer for one fd — whether it came back in
+    /// `readfds`, `writefds`, `exceptfds` — into an event, masked by
+    /// `interest`. `None` when nothing is left. select has no extras.
+    ///
+    /// A pure function (no syscall), so fuzzers and Miri can drive it.
+    pub fn from_select(
+        token: Token,
+        interest: Interest,
+        read: bool,
+        write: bool,
+        except: bool,
+    ) -> Option<Event> {
+        Event::build(token, interest, read, write, except)
+    }
+
+    /// Translates a `pollfd`'s `revents` into an event, masked by
+    /// `interest`, through the kernel's select mapping (readable = `IN |
+    /// RDNORM | RDBAND | HUP | ERR`, writable = `OUT | WRNORM | WRBAND |
+    /// ERR`, priority = `PRI`). `None` when nothing is left after masking.
+    /// `POLLNVAL` (the fd was closed while registered) gives an error
+    /// event with every readiness flag of the interest. The extras are
+    /// `ERR`, `HUP` and `RDHUP`.
+    ///
+    /// A pure function (no syscall), so fuzzers and Miri can drive it.
+    pub fn from_poll(token: Token, interest: Interest, revents: libc::c_short) -> Option<Event> {
+        if revents & libc::POLLNVAL != 0 {
+            return Some(Event::closed(token, interest));
+        }
+        let e = Event::build(
+            token,
+            interest,
+            revents & POLL_READ_SET != 0,
+            revents & POLL_WRITE_SET != 0,
+            revents & POLL_EX_SET != 0,
+        )?;
+        Some(e.with_extras(
+            revents & libc::POLLERR != 0,
+            revents & libc::POLLHUP != 0,
+            revents & libc::POLLRDHUP != 0,
+        ))
+    }
+
+    /// Translates an `epoll_event`'s `events` into an event, masked by
+    /// `interest`, through the same mapping as [`Event::from_poll`].
+    /// `None` when nothing is left after masking. The extras are
+    /// `EPOLLERR`, `EPOLLHUP` and `EPOLLRDHUP`.
+    ///
+    /// A pure function (no syscall), so fuzzers and Miri can drive it.
+    pub fn from_epoll(token: Token, interest: Interest, events: u32) -> Option<Event> {
+        let e = Event::build(
+            token,
+            interest,
+            events & EPOLL_READ_SET != 0,
+            events & EPOLL_WRITE_SET != 0,
+            events & EPOLL_EX_SET != 0,
+        )?;
+        Some(e.with_extras(
+            events & libc::EPOLLERR as u32 != 0,
+            events & libc::EPOLLHUP as u32 != 0,
+            events & libc::EPOLLRDHUP as u32 != 0,
+        ))
+    }
+
+    /// The token the fd was registered with.
+    pub fn token(&self) -> Token {
+        self.token
+    }
+
+    /// Readable: a `recv` would not block (data, end of stream, an error,
+    /// or a connection waiting on a listener).
+    pub fn is_readable(&self) -> bool {
+        self.flags & E_READABLE != 0
+    }
+
+    /// Writable: a `send` would not block, or a nonblocking connect has
+    /// finished (read `SO_ERROR` for how).
+    pub fn is_writable(&self) -> bool {
+        self.flags & E_WRITABLE != 0
+    }
+
+    /// Priority: out-of-band data waits (`recv` with `MSG_OOB`).
+    pub fn is_priority(&self) -> bool {
+        self.flags & E_PRIORITY != 0
+    }
+
+    /// Extra: the kernel reported an error (`ERR`): `SO_ERROR` holds it.
+    /// Never set by select, except for an fd closed while registered.
+    pub fn is_error(&self) -> bool {
+        self.flags & E_ERROR != 0
+    }
+
+    /// Extra: hang-up (`HUP`): both directions are finished. Never set by
+    /// select.
+    pub fn is_hangup(&self) -> bool {
+        self.flags & E_HANGUP != 0
+    }
+
+    /// Extra: read hang-up (`RDHUP`): the peer will send nothing more.
+    /// Reported only with readable interest; never set by select.
+    pub fn is_read_hangup(&self) -> bool {
+        self.flags & E_READ_HANGUP != 0
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("token", &self.token)
+            .field("readable", &self.is_readable())
+            .field("writable", &self.is_writable())
+            .field("priority", &self.is_priority())
+            .field("error", &self.is_error())
+            .field("hangup", &self.is_hangup())
+            .field("read_hangup", &self.is_read_hangup())
+            .finish()
+    }
+}
+
+/// The events one [`Poller::wait`] reported: a buffer of fixed capacity,
+/// made once and reused.
+///
+/// `wait` replaces its contents and allocates nothing. When more fds are
+/// ready than it holds, the rest stay ready and come back on later waits.
+pub struct Events {
+    list: Vec<Event>,
+    /// epoll's output array, made once here so that a wait never
+    /// allocates.
+    raw: Vec<libc::epoll_event>,
+}
+
+impl Events {
+    /// A buffer for at most `capacity` events per wait (at least one: a
+    /// capacity of 0 is taken as 1, since a wait must be able to report).
+    pub fn with_capacity(capacity: usize) -> Events {
+        let capacity = capacity.max(1);
+        Events {
+            list: Vec::with_capacity(capacity),
+            raw: vec![libc::epoll_event { events: 0, u64: 0 }; capacity],
+        }
+    }
+
+    /// How many events a wait can report.
+    pub fn capacity(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// How many events the last wait reported.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether the last wait reported nothing.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The events of the last wait.
+    pub fn iter(&self) -> std::slice::Iter<'_, Event> {
+        self.list.iter()
+    }
+
+    /// Empties the buffer (`wait` does it first).
+    pub fn clear(&mut self) {
+        self.list.clear();
+    }
+
+    fn is_full(&self) -> bool {
+        self.list.len() >= self.raw.len()
+    }
+
+    fn push(&mut self, e: Event) {
+        debug_assert!(!self.is_full());
+        self.list.push(e);
+    }
+}
+
+impl<'a> IntoIterator for &'a Events {
+    type Item = &'a Event;
+    type IntoIter = std::slice::Iter<'a, Event>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Events")
+            .field("capacity", &self.capacity())
+            .field("events", &self.list)
+            .finish()
+    }
+}
+
+/// Something that watches fds for readiness: select, poll or epoll.
+///
+/// Object-safe (`Box<dyn Poller>` works, and [`Backend::build`] returns
+/// one) and `Send`. Every contract — readiness meaning, modes, timeouts,
+/// errors, costs, closed-while-registered — is written once in the
+/// [module docs](self) and holds for every implementation.
+pub trait Poller: Send + fmt::Debug {
+    /// Start watching `fd` for `interest`, reporting it as `token`.
+    ///
+    /// The poller keeps the fd's *number*, not the fd: deregister before
+    /// you close it (see the module docs for what happens otherwise).
+    ///
+    /// # Errors
+    ///
+    /// - `EEXIST` (`AlreadyExists`): `fd` is already registered here.
+    /// - `Unsupported`: [`Interest::edge`] on a backend without edge mode.
+    /// - `InvalidInput`: [`Select`] and `fd >= FD_SETSIZE`.
+    /// - Epoll: `EPERM` for a file epoll cannot watch (a regular file or
+    ///   a directory).
+    fn register(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()>;
+
+    /// Change the token and interest of a registered fd; also re-arms a
+    /// oneshot registration.
+    ///
+    /// # Errors
+    ///
+    /// - `ENOENT` (`NotFound`): `fd` is not registered here.
+    /// - `Unsupported`: [`Interest::edge`] on a backend without edge mode;
+    ///   the registration is left as it was.
+    fn reregister(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()>;
+
+    /// Stop watching `fd`.
+    ///
+    /// # Errors
+    ///
+    /// - `ENOENT` (`NotFound`): `fd` is not registered here.
+    fn deregister(&mut self, fd: BorrowedFd<'_>) -> io::Result<()>;
+
+    /// Wait until a registered fd is ready or `timeout` passes, and fill
+    /// `events` with what is ready. Returns how many events it holds (0
+    /// on timeout).
+    ///
+    /// One syscall (plus the reset `read` of a [`Waker`] reported on poll
+    /// or select); no allocation. See the module docs for timeout
+    /// rounding.
+    ///
+    /// # Errors
+    ///
+    /// - `EINTR` (`Interrupted`): a signal arrived; nothing is reported
+    ///   and nothing is lost. Never retried.
+    /// - Poll: `EINVAL` when more fds are registered than
+    ///   `RLIMIT_NOFILE` allows.
+    fn wait(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize>;
+
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+
+    /// Registers a [`Waker`]'s eventfd, sharing its ownership, so the fd
+    /// stays open while it is registered. [`Waker::new`] calls it; you need
+    /// not.
+    ///
+    /// # Errors
+    ///
+    /// As [`Poller::register`].
+    fn register_waker(&mut self, waker: WakerFd, token: Token) -> io::Result<()>;
+}
+
+/// Which readiness syscall to use, chosen at run time.
+///
+/// `"select"`, `"select-growable"`, `"poll"` and `"epoll"` parse into it,
+/// so a program can take its backend from an argument or the environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Backend {
+    /// [`Select`]: `select(2)` over `fd_set`s, fds below `FD_SETSIZE`.
+    Select,
+    /// [`SelectGrowable`]: `select(2)` with sets sized to the highest fd.
+    SelectGrowable,
+    /// [`Poll`]: `poll(2)`.
+    Poll,
+    /// [`Epoll`]: `epoll(7)`, the default.
+    #[default]
+    Epoll,
+}
+
+impl Backend {
+    /// Every backend, in the order of the module's table.
+    pub const ALL: [Backend; 4] = [
+        Backend::Select,
+        Backend::SelectGrowable,
+        Backend::Poll,
+        Backend::Epoll,
+    ];
+
+    /// The backend's name, as [`FromStr`] parses it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Backend::Select => "select",
+            Backend::SelectGrowable => "select-growable",
+            Backend::Poll => "poll",
+            Backend::Epoll => "epoll",
+        }
+    }
+
+    /// Makes a poller of this kind. Only epoll makes a syscall here
+    /// (`epoll_create1(EPOLL_CLOEXEC)`).
+    ///
+    /// # Errors
+    ///
+    /// Epoll: `EMFILE` (the process is at `RLIMIT_NOFILE`), `ENFILE`
+    /// (the system-wide limit).
+    pub fn build(self) -> io::Result<Box<dyn Poller>> {
+        Ok(match self {
+            Backend::Select => Box::new(Select::new()),
+            Backend::SelectGrowable => Box::new(SelectGrowable::new()),
+            Backend::Poll => Box::new(Poll::new()),
+            Backend::Epoll => Box::new(Epoll::new()?),
+        })
+    }
+
+    /// Whether this backend supports `mode`: every backend has level and
+    /// oneshot; only epoll has edge.
+    pub const fn supports(self, mode: Mode) -> bool {
+        match mode {
+            Mode::Level | Mode::Oneshot => true,
+            Mode::Edge => matches!(self, Backend::Epoll),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error of parsing an unknown backend name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseBackendError(String);
+
+impl fmt::Display for ParseBackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown backend {:?}: expected select, select-growable, poll or epoll",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ParseBackendError {}
+
+impl FromStr for Backend {
+    type Err = ParseBackendError;
+    fn from_str(s: &str) -> Result<Backend, ParseBackendError> {
+        Backend::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| ParseBackendError(s.to_owned()))
+    }
+}
+
+fn already_exists() -> io::Error {
+    io::Error::from_raw_os_error(libc::EEXIST)
+}
+
+fn not_found() -> io::Error {
+    io::Error::from_raw_os_error(libc::ENOENT)
+}
+
+fn edge_unsupported(backend: Backend) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("{backend} has no edge-triggered mode"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interest_is_never_empty_and_combines() {
+        let i = Interest::READABLE | Interest::WRITABLE;
+        assert!(i.is_readable() && i.is_writable() && !i.is_priority());
+        assert_eq!(i.mode(), Mode::Level);
+        assert_eq!(i.oneshot().mode(), Mode::Oneshot);
+        assert_eq!(i.edge().mode(), Mode::Edge);
+        assert_eq!(i.oneshot().edge().mode(), Mode::Edge);
+        assert_eq!(
+            format!("{:?}", i.oneshot()),
+            "READABLE | WRITABLE | ONESHOT"
+        );
+        assert_eq!(size_of::<Option<Interest>>(), 1);
+    }
+
+    #[test]
+    fn select_mapping_masks_by_interest() {
+        let t = Token(7);
+        let hup = libc::POLLHUP;
+        // Hang-up counts as readable, not writable, not priority.
+        let e = Event::from_poll(t, Interest::READABLE, hup).unwrap();
+        assert!(e.is_readable() && e.is_hangup() && !e.is_writable());
+        assert_eq!(Event::from_poll(t, Interest::PRIORITY, hup), None);
+        assert_eq!(Event::from_poll(t, Interest::WRITABLE, hup), None);
+        // Error counts as readable and writable.
+        let e = Event::from_epoll(t, Interest::WRITABLE, libc::EPOLLERR as u32).unwrap();
+        assert!(e.is_writable() && e.is_error() && !e.is_readable());
+        // RDHUP alone is not readable (the kernel never sends it without IN).
+        assert_eq!(
+            Event::from_epoll(t, Interest::READABLE, libc::EPOLLRDHUP as u32),
+            None
+        );
+        let e = Event::from_poll(t, Interest::PRIORITY, libc::POLLPRI | libc::POLLIN).unwrap();
+        assert!(e.is_priority() && !e.is_readable());
+        let e = Event::from_poll(t, Interest::READABLE, libc::POLLNVAL).unwrap();
+        assert!(e.is_error() && e.is_readable());
+        assert_eq!(
+            Event::from_select(t, Interest::READABLE, false, true, true),
+            None
+        );
+    }
+
+    #[test]
+    fn poll_and_epoll_translate_alike() {
+        // Every combination of the flags both share gives the same event.
+        let shared: [(libc::c_short, libc::c_int); 9] = [
+            (libc::POLLIN, libc::EPOLLIN),
+            (libc::POLLPRI, libc::EPOLLPRI),
+            (libc::POLLOUT, libc::EPOLLOUT),
+            (libc::POLLERR, libc::EPOLLERR),
+            (libc::POLLHUP, libc::EPOLLHUP),
+            (libc::POLLRDNORM, libc::EPOLLRDNORM),
+            (libc::POLLRDBAND, libc::EPOLLRDBAND),
+            (libc::POLLWRNORM, libc::EPOLLWRNORM),
+            (libc::POLLRDHUP, libc::EPOLLRDHUP),
+        ];
+        for bits in 0u32..(1 << shared.len()) {
+            let (mut p, mut e) = (0, 0);
+            for (i, (pf, ef)) in shared.iter().enumerate() {
+                if bits & (1 << i) != 0 {
+                    p |= pf;
+                    e |= ef;
+                }
+            }
+            for ib in 1u8..8 {
+                let interest = Interest(NonZeroU8::new(ib).unwrap());
+                assert_eq!(
+                    Event::from_poll(Token(1), interest, p),
+                    Event::from_epoll(Token(1), interest, e as u32),
+                    "bits {bits:#x} interest {interest:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn backend_names_round_trip() {
+        for b in Backend::ALL {
+            assert_eq!(b.name().parse::<Backend>(), Ok(b));
+            assert_eq!(b.to_string(), b.name());
+        }
+        assert!("kqueue".parse::<Backend>().is_err());
+        assert_eq!(Backend::default(), Backend::Epoll);
+        assert!(Backend::Epoll.supports(Mode::Edge));
+        assert!(!Backend::Poll.supports(Mode::Edge));
+        assert!(Backend::Select.supports(Mode::Oneshot));
+    }
+
+    #[test]
+    fn events_capacity_is_at_least_one() {
+        assert_eq!(Events::with_capacity(0).capacity(), 1);
+        assert_eq!(Events::with_capacity(64).capacity(), 64);
+    }
+}

@@ -1,0 +1,495 @@
+//! The select(2) backends: [`Select`] over `fd_set`s (fds below
+//! `FD_SETSIZE`) and [`SelectGrowable`] over sets sized to the highest fd.
+//! Both share one core, generic over how the bit sets are stored.
+
+use super::{
+    Backend, Event, Events, Interest, Poller, Token, WakerFd, already_exists, edge_unsupported,
+    not_found, source,
+};
+use crate::sys;
+use crate::sys::poll::{FD_SETSIZE, SELECT_WORD_BITS};
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+const READ: usize = 0;
+const WRITE: usize = 1;
+const EXCEPT: usize = 2;
+
+/// How one select backend stores its three sets: a master copy that
+/// registration edits, and a working copy the kernel overwrites each wait.
+trait SetStore: Send {
+    const BACKEND: Backend;
+    /// Refuses an fd the sets cannot hold, before anything changes.
+    fn check_fd(fd: RawFd) -> io::Result<()>;
+    /// Makes room for `fd` (registration time: the only allocation).
+    fn reserve(&mut self, fd: RawFd);
+    fn insert(&mut self, set: usize, fd: RawFd);
+    fn remove(&mut self, set: usize, fd: RawFd);
+    /// Copies the master sets over the working sets, for `nfds` bits.
+    fn prepare(&mut self, nfds: usize);
+    fn work_remove(&mut self, set: usize, fd: RawFd);
+    fn work_contains(&self, set: usize, fd: RawFd) -> bool;
+    /// One `select` over the working sets.
+    fn select(&mut self, nfds: usize, timeout: Option<Duration>) -> io::Result<usize>;
+}
+
+/// `libc::fd_set`s: 1024 bits each, fds at or above FD_SETSIZE refused.
+struct FixedSets {
+    master: [libc::fd_set; 3],
+    work: [libc::fd_set; 3],
+}
+
+// fd_set is plain data (an array of c_ulong), so a Select can move threads.
+static_assertions::assert_impl_all!(libc::fd_set: Send);
+
+impl SetStore for FixedSets {
+    const BACKEND: Backend = Backend::Select;
+
+    fn check_fd(fd: RawFd) -> io::Result<()> {
+        if fd as usize >= FD_SETSIZE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "select cannot watch an fd at or above FD_SETSIZE (1024); use SelectGrowable, Poll or Epoll",
+            ));
+        }
+        Ok(())
+    }
+
+    fn reserve(&mut self, _fd: RawFd) {}
+
+    fn insert(&mut self, set: usize, fd: RawFd) {
+        sys::poll::fd_set_insert(&mut self.master[set], fd);
+    }
+
+    fn remove(&mut self, set: usize, fd: RawFd) {
+        sys::poll::fd_set_remove(&mut self.master[set], fd);
+    }
+
+    fn prepare(&mut self, _nfds: usize) {
+        self.work = self.master;
+    }
+
+    fn work_remove(&mut self, set: usize, fd: RawFd) {
+        sys::poll::fd_set_remove(&mut self.work[set], fd);
+    }
+
+    fn work_contains(&self, set: usize, fd: RawFd) -> bool {
+        sys::poll::fd_set_contains(&self.work[set], fd)
+    }
+
+    fn select(&mut self, nfds: usize, timeout: Option<Duration>) -> io::Result<usize> {
+        let [r, w, e] = &mut self.work;
+        sys::poll::select(nfds, r, w, e, timeout)
+    }
+}
+
+/// Heap sets of `unsigned long` words (u64 on 64-bit Linux), grown to the
+/// highest registered fd.
+struct GrowSets {
+    master: [Vec<libc::c_ulong>; 3],
+    work: [Vec<libc::c_ulong>; 3],
+}
+
+fn word_bit(fd: RawFd) -> (usize, libc::c_ulong) {
+    let fd = fd as usize;
+    (fd / SELECT_WORD_BITS, 1 << (fd % SELECT_WORD_BITS))
+}
+
+impl SetStore for GrowSets {
+    const BACKEND: Backend = Backend::SelectGrowable;
+
+    fn check_fd(_fd: RawFd) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn reserve(&mut self, fd: RawFd) {
+        let words = word_bit(fd).0 + 1;
+        for v in self.master.iter_mut().chain(self.work.iter_mut()) {
+            if v.len() < words {
+                v.resize(words, 0);
+            }
+        }
+    }
+
+    fn insert(&mut self, set: usize, fd: RawFd) {
+        let (w, b) = word_bit(fd);
+        self.master[set][w] |= b;
+    }
+
+    fn remove(&mut self, set: usize, fd: RawFd) {
+        let (w, b) = word_bit(fd);
+        self.master[set][w] &= !b;
+    }
+
+    fn prepare(&mut self, nfds: usize) {
+        let words = nfds.div_ceil(SELECT_WORD_BITS);
+        for (work, master) in self.work.iter_mut().zip(&self.master) {
+            work[..words].copy_from_slice(&master[..words]);
+        }
+    }
+
+    fn work_remove(&mut self, set: usize, fd: RawFd) {
+        let (w, b) = word_bit(fd);
+        self.work[set][w] &= !b;
+    }
+
+    fn work_contains(&self, set: usize, fd: RawFd) -> bool {
+        let (w, b) = word_bit(fd);
+        self.work[set].get(w).is_some_and(|x| x & b != 0)
+    }
+
+    fn select(&mut self, nfds: usize, timeout: Option<Duration>) -> io::Result<usize> {
+        let [r, w, e] = &mut self.work;
+        sys::poll::select_words(nfds, r, w, e, timeout)
+    }
+}
+
+struct Reg {
+    fd: RawFd,
+    token: Token,
+    interest: Interest,
+    armed: bool,
+    waker: Option<Arc<OwnedFd>>,
+}
+
+/// What both select backends share: the registrations, the rotating scan,
+/// oneshot emulation, and the recovery from a closed fd's `EBADF`.
+struct Core<S> {
+    sets: S,
+    regs: Vec<Reg>,
+    index: HashMap<RawFd, usize>,
+    /// Highest registered fd plus one: select's first argument.
+    nfds: usize,
+    start: usize,
+    /// Scratch for the indexes of closed fds, sized at registration so a
+    /// wait never allocates.
+    bad: Vec<usize>,
+}
+
+impl<S: SetStore> Core<S> {
+    fn new(sets: S) -> Core<S> {
+        Core {
+            sets,
+            regs: Vec::new(),
+            index: HashMap::new(),
+            nfds: 0,
+            start: 0,
+            bad: Vec::new(),
+        }
+    }
+
+    fn arm(&mut self, i: usize) {
+        let Reg { fd, interest, .. } = self.regs[i];
+        self.regs[i].armed = true;
+        for (set, on) in [
+            (READ, interest.is_readable()),
+            (WRITE, interest.is_writable()),
+            (EXCEPT, interest.is_priority()),
+        ] {
+            if on {
+                self.sets.insert(set, fd);
+            } else {
+                self.sets.remove(set, fd);
+            }
+        }
+    }
+
+    fn disarm(&mut self, i: usize) {
+        let fd = self.regs[i].fd;
+        self.regs[i].armed = false;
+        for set in [READ, WRITE, EXCEPT] {
+            self.sets.remove(set, fd);
+        }
+    }
+
+    fn add(
+        &mut self,
+        fd: RawFd,
+        token: Token,
+        interest: Interest,
+        waker: Option<Arc<OwnedFd>>,
+    ) -> io::Result<()> {
+        if interest.is_edge() {
+            return Err(edge_unsupported(S::BACKEND));
+        }
+        S::check_fd(fd)?;
+        if self.index.contains_key(&fd) {
+            return Err(already_exists());
+        }
+        self.sets.reserve(fd);
+        self.bad.reserve(self.regs.len() + 1);
+        let i = self.regs.len();
+        self.index.insert(fd, i);
+        self.regs.push(Reg {
+            fd,
+            token,
+            interest,
+            armed: false,
+            waker,
+        });
+        self.arm(i);
+        self.nfds = self.nfds.max(fd as usize + 1);
+        Ok(())
+    }
+
+    fn reregister(&mut self, fd: RawFd, token: Token, interest: Interest) -> io::Result<()> {
+        let &i = self.index.get(&fd).ok_or_else(not_found)?;
+        if interest.is_edge() {
+            return Err(edge_unsupported(S::BACKEND));
+        }
+        self.regs[i].token = token;
+        self.regs[i].interest = interest;
+        self.arm(i);
+        Ok(())
+    }
+
+    fn deregister(&mut self, fd: RawFd) -> io::Result<()> {
+        let &i = self.index.get(&fd).ok_or_else(not_found)?;
+        self.disarm(i);
+        self.index.remove(&fd);
+        self.regs.swap_remove(i);
+        if let Some(moved) = self.regs.get(i) {
+            self.index.insert(moved.fd, i);
+        }
+        if fd as usize + 1 == self.nfds {
+            self.nfds = self
+                .regs
+                .iter()
+                .map(|r| r.fd as usize + 1)
+                .max()
+                .unwrap_or(0);
+        }
+        if self.start >= self.regs.len() {
+            self.start = 0;
+        }
+        Ok(())
+    }
+
+    fn wait(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
+        events.clear();
+        self.sets.prepare(self.nfds);
+        let ready = match self.sets.select(self.nfds, timeout) {
+            Ok(n) => n,
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) => self.recover(events, e)?,
+            Err(e) => return Err(e),
+        };
+        self.scan(events, ready);
+        Ok(events.len())
+    }
+
+    /// The caller closed a registered fd, and the kernel failed the whole
+    /// select. Find the closed numbers (one `fcntl(F_GETFD)` each), report
+    /// an error event for each, and select once more over the others with
+    /// a zero timeout, so their readiness is not lost.
+    fn recover(&mut self, events: &mut Events, ebadf: io::Error) -> io::Result<usize> {
+        self.bad.clear();
+        for (i, reg) in self.regs.iter().enumerate() {
+            if reg.armed
+                && sys::poll::fcntl_getfd_raw(reg.fd)
+                    .err()
+                    .and_then(|e| e.raw_os_error())
+                    == Some(libc::EBADF)
+            {
+                self.bad.push(i);
+            }
+        }
+        if self.bad.is_empty() {
+            return Err(ebadf);
+        }
+        self.sets.prepare(self.nfds);
+        for &i in &self.bad {
+            for set in [READ, WRITE, EXCEPT] {
+                self.sets.work_remove(set, self.regs[i].fd);
+            }
+        }
+        let ready = self.sets.select(self.nfds, Some(Duration::ZERO))?;
+        for k in 0..self.bad.len() {
+            if events.is_full() {
+                break;
+            }
+            let i = self.bad[k];
+            let reg = &self.regs[i];
+            events.push(Event::closed(reg.token, reg.interest));
+            if reg.interest.is_oneshot() {
+                self.disarm(i);
+            }
+        }
+        Ok(ready)
+    }
+
+    fn scan(&mut self, events: &mut Events, mut ready: usize) {
+        let len = self.regs.len();
+        for k in 0..len {
+            if ready == 0 {
+                break;
+            }
+            let i = (self.start + k) % len;
+            let reg = &self.regs[i];
+            if !reg.armed {
+                continue;
+            }
+            let r = self.sets.work_contains(READ, reg.fd);
+            let w = self.sets.work_contains(WRITE, reg.fd);
+            let p = self.sets.work_contains(EXCEPT, reg.fd);
+            let hits = usize::from(r) + usize::from(w) + usize::from(p);
+            if hits == 0 {
+                continue;
+            }
+            ready = ready.saturating_sub(hits);
+            let Some(event) = Event::from_select(reg.token, reg.interest, r, w, p) else {
+                continue;
+            };
+            if events.is_full() {
+                self.start = i;
+                break;
+            }
+            events.push(event);
+            if let Some(wk) = &reg.waker {
+                source::reset(wk);
+            }
+            if reg.interest.is_oneshot() {
+                self.disarm(i);
+            }
+        }
+    }
+}
+
+/// `select(nfds, readfds, writefds, exceptfds, timeout)` over `fd_set`s
+/// — the select(2) backend (`pselect6` in the kernel, as glibc calls it).
+///
+/// Keeps three master `fd_set`s (read, write, except) that registration
+/// edits with no syscall; each wait copies them (select overwrites its
+/// arguments), makes one select with `nfds` = the highest registered fd +
+/// 1, and scans the registrations from a start that rotates, so a small
+/// [`Events`] starves no ready fd. Oneshot is emulated by clearing the
+/// fd's bits after its event, until [`Poller::reregister`].
+///
+/// An `fd_set` holds `FD_SETSIZE` (1024) bits: registering a higher fd is
+/// `InvalidInput`, never a write past the set. [`SelectGrowable`] lifts
+/// the limit. Timeouts are in microseconds, rounded up. select sees no
+/// extras (error, hang-up), and a closed-while-registered fd is found
+/// after the kernel's `EBADF` (see the [module docs](super)).
+#[doc(alias = "select")]
+#[doc(alias = "pselect6")]
+#[doc(alias = "fd_set")]
+pub struct Select {
+    core: Core<FixedSets>,
+}
+
+impl Select {
+    /// An empty select(2) poller. No syscall.
+    pub fn new() -> Select {
+        let empty = sys::poll::fd_set_new();
+        Select {
+            core: Core::new(FixedSets {
+                master: [empty; 3],
+                work: [empty; 3],
+            }),
+        }
+    }
+}
+
+/// `select(nfds, readfds, writefds, exceptfds, timeout)` with sets sized
+/// to the highest fd — the select(2) backend without the `FD_SETSIZE`
+/// limit.
+///
+/// The kernel reads `nfds` bits from each set pointer, whatever glibc's
+/// `FD_SETSIZE` says, so this backend holds its sets as heap arrays of
+/// `unsigned long` words (u64 on 64-bit Linux) grown at registration to
+/// the highest fd, and passes `nfds` = highest + 1. That makes select
+/// usable, and measurable, at 10,000 fds. Each wait copies and the kernel
+/// scans `nfds` bits per set, so the cost grows with the highest fd, not
+/// with the number of registrations. Everything else is as [`Select`].
+#[doc(alias = "select")]
+#[doc(alias = "pselect6")]
+pub struct SelectGrowable {
+    core: Core<GrowSets>,
+}
+
+impl SelectGrowable {
+    /// An empty growable select poller. No syscall.
+    pub fn new() -> SelectGrowable {
+        SelectGrowable {
+            core: Core::new(GrowSets {
+                master: [Vec::new(), Vec::new(), Vec::new()],
+                work: [Vec::new(), Vec::new(), Vec::new()],
+            }),
+        }
+    }
+}
+
+macro_rules! select_poller {
+    ($t:ty, $name:literal) => {
+        impl Default for $t {
+            fn default() -> $t {
+                <$t>::new()
+            }
+        }
+
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct($name)
+                    .field("registered", &self.core.regs.len())
+                    .field("nfds", &self.core.nfds)
+                    .finish()
+            }
+        }
+
+        impl Poller for $t {
+            fn register(
+                &mut self,
+                fd: BorrowedFd<'_>,
+                token: Token,
+                interest: Interest,
+            ) -> io::Result<()> {
+                self.core.add(fd.as_raw_fd(), token, interest, None)
+            }
+
+            fn reregister(
+                &mut self,
+                fd: BorrowedFd<'_>,
+                token: Token,
+                interest: Interest,
+            ) -> io::Result<()> {
+                self.core.reregister(fd.as_raw_fd(), token, interest)
+            }
+
+            fn deregister(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+                self.core.deregister(fd.as_raw_fd())
+            }
+
+            fn wait(
+                &mut self,
+                events: &mut Events,
+                timeout: Option<Duration>,
+            ) -> io::Result<usize> {
+                self.core.wait(events, timeout)
+            }
+
+            fn backend(&self) -> Backend {
+                <$t>::BACKEND
+            }
+
+            fn register_waker(&mut self, waker: WakerFd, token: Token) -> io::Result<()> {
+                let fd = waker.into_inner();
+                self.core
+                    .add(fd.as_raw_fd(), token, Interest::READABLE, Some(fd))
+            }
+        }
+    };
+}
+
+impl Select {
+    const BACKEND: Backend = Backend::Select;
+}
+
+impl SelectGrowable {
+    const BACKEND: Backend = Backend::SelectGrowable;
+}
+
+select_poller!(Select, "Select");
+select_poller!(SelectGrowable, "SelectGrowable");

@@ -1,0 +1,177 @@
+//! Helpers shared by the poll tests: loopback and socketpair connections,
+//! bounded waits, and the shared contract as a comparable set.
+#![allow(dead_code)]
+
+use baresock::poll::{Backend, Event, Events, Poller, Token};
+use baresock::{Domain, OwnedSocket, Protocol, SockAddr, Type};
+use std::collections::BTreeSet;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// The shared contract of one event: (token, readable, writable, priority).
+pub type Shared = (usize, bool, bool, bool);
+
+pub fn shared(e: &Event) -> Shared {
+    (
+        e.token().0,
+        e.is_readable(),
+        e.is_writable(),
+        e.is_priority(),
+    )
+}
+
+pub fn shared_set(events: &Events) -> BTreeSet<Shared> {
+    events.iter().map(shared).collect()
+}
+
+/// How many tries and how long each: bounded in count and time.
+pub const TRIES: usize = 50;
+pub const TRY_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// A TCP listener on 127.0.0.1 and a free port.
+pub fn tcp_listener() -> OwnedSocket {
+    let l = OwnedSocket::new(Domain::IPV4, Type::STREAM, Protocol::DEFAULT).unwrap();
+    l.bind(&SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)))
+        .unwrap();
+    l.listen(128).unwrap();
+    l
+}
+
+/// A connected TCP pair over loopback, both nonblocking: (ours, peer).
+pub fn tcp_pair() -> (OwnedSocket, OwnedSocket) {
+    let l = tcp_listener();
+    let peer = OwnedSocket::new(Domain::IPV4, Type::STREAM, Protocol::DEFAULT).unwrap();
+    peer.connect(&l.local_addr().unwrap()).unwrap();
+    let (ours, _) = l.accept_nonblocking().unwrap();
+    peer.set_nonblocking(true).unwrap();
+    (ours, peer)
+}
+
+/// A connected Unix stream pair, both nonblocking: (ours, peer).
+pub fn unix_pair() -> (OwnedSocket, OwnedSocket) {
+    OwnedSocket::pair_nonblocking(Domain::UNIX, Type::STREAM, Protocol::DEFAULT).unwrap()
+}
+
+/// Two connected UDP sockets on loopback, both nonblocking: (ours, peer).
+pub fn udp_pair() -> (OwnedSocket, OwnedSocket) {
+    let any = SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
+    let a = OwnedSocket::new_nonblocking(Domain::IPV4, Type::DGRAM, Protocol::DEFAULT).unwrap();
+    let b = OwnedSocket::new_nonblocking(Domain::IPV4, Type::DGRAM, Protocol::DEFAULT).unwrap();
+    a.bind(&any).unwrap();
+    b.bind(&any).unwrap();
+    a.connect(&b.local_addr().unwrap()).unwrap();
+    b.connect(&a.local_addr().unwrap()).unwrap();
+    (a, b)
+}
+
+/// Reads until WouldBlock (or end of stream); returns the bytes read.
+pub fn drain(s: &OwnedSocket) -> usize {
+    let mut buf = [0u8; 4096];
+    let mut total = 0;
+    for _ in 0..10_000 {
+        match s.recv(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("drain: {e}"),
+        }
+    }
+    total
+}
+
+/// Waits (bounded: TRIES waits of TRY_TIMEOUT) until an event for `token`
+/// arrives, and returns it. Tolerates other tokens' events.
+#[track_caller]
+pub fn expect_event(p: &mut dyn Poller, events: &mut Events, token: Token) -> Event {
+    for _ in 0..TRIES {
+        p.wait(events, Some(TRY_TIMEOUT)).unwrap();
+        if let Some(e) = events.iter().find(|e| e.token() == token) {
+            return *e;
+        }
+    }
+    panic!("{}: no event for {token:?}", p.backend());
+}
+
+/// Waits (bounded) until a wait reports exactly `want` (shared contract).
+#[track_caller]
+pub fn expect_exactly(p: &mut dyn Poller, events: &mut Events, want: &BTreeSet<Shared>) {
+    let mut last = BTreeSet::new();
+    for _ in 0..TRIES {
+        p.wait(events, Some(TRY_TIMEOUT)).unwrap();
+        last = shared_set(events);
+        if &last == want {
+            return;
+        }
+    }
+    panic!("{}: expected {want:?}, last wait saw {last:?}", p.backend());
+}
+
+/// A zero-timeout wait must report nothing.
+#[track_caller]
+pub fn expect_none(p: &mut dyn Poller, events: &mut Events) {
+    let n = p.wait(events, Some(Duration::ZERO)).unwrap();
+    assert_eq!(n, 0, "{}: unexpected {events:?}", p.backend());
+    assert!(events.is_empty());
+}
+
+pub fn build(b: Backend) -> Box<dyn Poller> {
+    b.build().unwrap()
+}
+
+/// A small deterministic PRNG (xorshift64*), so runs replay from a seed.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform-enough in 0..n (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+}
+
+/// The built example `name`: the one `cargo test` builds next to the
+/// tests (target/debug/examples/NAME). When a filtered run did not build
+/// it, cargo builds it into a target directory of the test's own, so the
+/// test never waits on the lock of the build that is running it.
+pub fn example_path(name: &str) -> PathBuf {
+    // target/debug/deps/TEST-HASH -> target/debug/examples/NAME
+    let exe = std::env::current_exe().unwrap();
+    let beside = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("examples").join(name));
+    if let Some(p) = beside.filter(|p| p.exists()) {
+        return p;
+    }
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("examples-build");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_owned());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "--example", name, "--manifest-path"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .expect("run cargo to build the example");
+    assert!(status.success(), "cargo build --example {name} failed");
+    target.join("debug").join("examples").join(name)
+}

@@ -1,0 +1,237 @@
+//! Runs every example, as a learner would, and requires it to succeed.
+//!
+//! Examples are found in `examples/` (a `NAME.rs` file or a `NAME/main.rs`
+//! folder), so a new one is covered without touching this file. Each runs
+//! as the built binary, `target/<profile>/examples/NAME`, next to this test's
+//! own executable. `cargo test` builds every example before it runs the
+//! tests; when this file runs alone (`cargo test --test examples`) an
+//! example that is missing, or older than the sources, is built first with
+//! `cargo build --example NAME` and this test's own features. Each example
+//! gets no arguments and no stdin, must exit 0 by itself within the hang
+//! guard, and must print something.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Far above what any example needs (the tour takes well under a second):
+/// the guard is there to turn a hang into a failure, not to time anything.
+const HANG_GUARD: Duration = Duration::from_secs(60);
+/// How often the guard looks at the child.
+const POLL_EVERY: Duration = Duration::from_millis(20);
+
+#[test]
+fn every_example_runs_and_exits_0() {
+    let names = example_names();
+    assert!(
+        names.iter().any(|n| n == "tour"),
+        "examples/tour.rs not found among {names:?}"
+    );
+    let mut failures = Vec::new();
+    for name in &names {
+        if let Err(why) = run_example(name) {
+            failures.push(format!("example {name}: {why}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The example names cargo knows from `examples/`: `NAME.rs` files and
+/// `NAME/main.rs` folders, sorted.
+fn example_names() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("read examples/") {
+        let path = entry.expect("examples/ entry").path();
+        let stem = path.file_stem().and_then(|s| s.to_str()).map(String::from);
+        let is_example = if path.is_dir() {
+            path.join("main.rs").is_file()
+        } else {
+            path.extension().is_some_and(|e| e == "rs")
+        };
+        if let (true, Some(stem)) = (is_example, stem) {
+            names.push(stem);
+        }
+    }
+    names.sort();
+    names
+}
+
+/// `target/<profile>/examples`, found from this test's own executable in
+/// `target/<profile>/deps`.
+fn examples_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe.parent().expect("test executable's folder");
+    let profile = if deps.ends_with("deps") {
+        deps.parent().expect("profile folder")
+    } else {
+        deps
+    };
+    profile.join("examples")
+}
+
+/// The crate's features that this test was built with. Every feature of
+/// Cargo.toml must be listed (`feature_list_is_complete` checks it), so an
+/// example built here gets the same features as the rest of the build.
+fn enabled_features() -> Vec<&'static str> {
+    let all = [("stats", cfg!(feature = "stats"))];
+    all.iter().filter(|(_, on)| *on).map(|(f, _)| *f).collect()
+}
+
+#[test]
+fn feature_list_is_complete() {
+    let toml = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .expect("read Cargo.toml");
+    let mut in_features = false;
+    let mut declared = Vec::new();
+    for line in toml.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_features = line == "[features]";
+        } else if in_features && !line.starts_with('#') {
+            if let Some((name, _)) = line.split_once('=') {
+                let name = name.trim();
+                if !name.is_empty() && name != "default" {
+                    declared.push(name.to_string());
+                }
+            }
+        }
+    }
+    let known = ["stats"];
+    for f in &declared {
+        assert!(
+            known.contains(&f.as_str()),
+            "feature `{f}` is missing from enabled_features() in tests/examples.rs"
+        );
+    }
+}
+
+/// The newest modification time among the files an example is built from.
+fn newest_source() -> std::time::SystemTime {
+    fn walk(path: &Path, newest: &mut std::time::SystemTime) {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                walk(&entry.path(), newest);
+            }
+        } else if let Ok(m) = meta.modified() {
+            *newest = (*newest).max(m);
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    for part in ["src", "examples", "build.rs", "Cargo.toml"] {
+        walk(&root.join(part), &mut newest);
+    }
+    newest
+}
+
+/// The built example, building it first if it is missing or stale.
+fn example_binary(name: &str) -> Result<PathBuf, String> {
+    let bin = examples_dir().join(name);
+    let built = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
+    if built.is_some_and(|t| t >= newest_source()) {
+        return Ok(bin);
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null());
+    // Build it the way this test was built: same profile, same features.
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
+    let features = enabled_features();
+    if !features.is_empty() {
+        build.args(["--features", &features.join(",")]);
+    }
+    let status = build
+        .status()
+        .map_err(|e| format!("cannot run cargo build: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo build --example {name} failed: {status}"));
+    }
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!("built, but {} does not exist", bin.display()))
+    }
+}
+
+fn run_example(name: &str) -> Result<(), String> {
+    let bin = example_binary(name)?;
+    // Its own process group, so the guard can end whatever it started.
+    let mut child = Command::new(&bin)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    // Drain both pipes on their own threads, so a chatty example never
+    // blocks on a full pipe while the guard waits for it to exit.
+    let stdout = drain(child.stdout.take().expect("piped stdout"));
+    let stderr = drain(child.stderr.take().expect("piped stderr"));
+    let status = wait_guarded(&mut child);
+    // Anything the example left running would hold the pipes open.
+    kill_group(&child);
+    let stdout = stdout.join().expect("stdout reader");
+    let stderr = stderr.join().expect("stderr reader");
+    let report = |what: &str| {
+        format!(
+            "{what}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        )
+    };
+    match status {
+        None => Err(report(&format!(
+            "still running after {HANG_GUARD:?}: killed"
+        ))),
+        Some(s) if !s.success() => Err(report(&format!("exited with {s}"))),
+        Some(_) if stdout.iter().all(u8::is_ascii_whitespace) => {
+            Err(report("exited 0 but printed nothing on stdout"))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut out = Vec::new();
+        // A read error ends the capture; what was read so far is kept.
+        let _ = pipe.read_to_end(&mut out);
+        out
+    })
+}
+
+/// Waits for the child at most `HANG_GUARD`; on expiry kills it, reaps it
+/// and returns None.
+fn wait_guarded(child: &mut Child) -> Option<ExitStatus> {
+    let start = Instant::now();
+    let max_polls = HANG_GUARD.as_millis() / POLL_EVERY.as_millis() + 1;
+    for _ in 0..max_polls {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if start.elapsed() >= HANG_GUARD {
+            break;
+        }
+        thread::sleep(POLL_EVERY);
+    }
+    kill_group(child);
+    let _ = child.wait();
+    None
+}
+
+/// SIGKILL to the example's process group; ESRCH (nothing left) is fine.
+fn kill_group(child: &Child) {
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+}

@@ -1,0 +1,99 @@
+//! Epoll falls back from epoll_pwait2 to epoll_wait when the kernel (or a
+//! seccomp filter, or valgrind) answers ENOSYS or EPERM, and remembers it.
+//!
+//! strace's fault injection plays the kernel that says no: the test runs
+//! itself again under `strace -e inject=epoll_pwait2:error=ERRNO`, and the
+//! child makes three sub-millisecond waits. strace's log must show one
+//! refused epoll_pwait2 and then only epoll_wait, and every wait must have
+//! reported its event.
+
+mod common;
+
+use baresock::poll::{Backend, Events, Interest, Token};
+use common::*;
+use std::os::fd::AsFd;
+use std::process::Command;
+use std::time::Duration;
+
+const CHILD_ENV: &str = "BARESOCK_PWAIT2_CHILD";
+
+fn child() {
+    let mut p = build(Backend::Epoll);
+    let (ours, peer) = unix_pair();
+    p.register(ours.as_fd(), Token(1), Interest::READABLE)
+        .unwrap();
+    peer.send(b"x").unwrap();
+    let mut ev = Events::with_capacity(4);
+    for _ in 0..3 {
+        assert_eq!(
+            p.wait(&mut ev, Some(Duration::from_micros(1500))).unwrap(),
+            1
+        );
+    }
+}
+
+#[test]
+fn epoll_pwait2_falls_back_and_remembers() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        child();
+        return;
+    }
+    let dir = TempDir::new();
+    let dir = &dir.0;
+    for errno in ["ENOSYS", "EPERM"] {
+        let log = dir.join(format!("strace-{errno}.log"));
+        let status = Command::new("strace")
+            .args(["-f", "-qq", "-e", "trace=epoll_pwait2,epoll_wait", "-e"])
+            .arg(format!("inject=epoll_pwait2:error={errno}"))
+            .arg("-o")
+            .arg(&log)
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "epoll_pwait2_falls_back_and_remembers",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, "1")
+            .status()
+            .expect("strace is on every machine this project runs on");
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            status.success(),
+            "{errno}: child failed; strace log:\n{text}"
+        );
+        let pwait2: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("epoll_pwait2("))
+            .collect();
+        let wait = text.lines().filter(|l| l.contains("epoll_wait(")).count();
+        assert_eq!(
+            pwait2.len(),
+            1,
+            "{errno}: tried epoll_pwait2 more than once:\n{text}"
+        );
+        assert!(
+            pwait2[0].contains(errno) && pwait2[0].contains("INJECTED"),
+            "{text}"
+        );
+        assert_eq!(wait, 3, "{errno}: expected three epoll_wait:\n{text}");
+    }
+}
+
+/// A directory of the test's own, removed on drop, even when an assertion
+/// fails.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let d = std::env::temp_dir().join(format!("baresock-pwait2-{}", std::process::id()));
+        std::fs::create_dir(&d).unwrap();
+        TempDir(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,254 @@
+//! Exact syscall counts and the timeouts the kernel receives, through the
+//! `stats` feature's thread-local counters: an echo costs wait + recv +
+//! send on every backend; a wake costs one write on epoll, a write and one
+//! reset read on poll and select; registration costs nothing on poll and
+//! select; a 0.5 ms timeout reaches the kernel as at least 0.5 ms.
+#![cfg(feature = "stats")]
+
+mod common;
+
+use baresock::Syscall;
+use baresock::poll::{Backend, Events, Interest, Token, Waker};
+use baresock::stats;
+use common::*;
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+fn wait_syscall(b: Backend) -> Syscall {
+    match b {
+        Backend::Select | Backend::SelectGrowable => Syscall::Pselect6,
+        Backend::Poll => Syscall::Poll,
+        Backend::Epoll => Syscall::EpollWait,
+    }
+}
+
+/// The syscalls made by `f` on this thread, as (syscall, count) pairs.
+fn cost(f: impl FnOnce()) -> Vec<(Syscall, u64)> {
+    let before = stats::snapshot();
+    f();
+    let after = stats::snapshot();
+    let mut out = Vec::new();
+    for call in ALL_SYSCALLS {
+        let d = after[call as usize] - before[call as usize];
+        if d != 0 {
+            out.push((call, d));
+        }
+    }
+    assert_eq!(
+        out.iter().map(|(_, n)| n).sum::<u64>(),
+        after.iter().sum::<u64>() - before.iter().sum::<u64>(),
+        "a syscall outside ALL_SYSCALLS"
+    );
+    out
+}
+
+const ALL_SYSCALLS: [Syscall; 15] = [
+    Syscall::Socket,
+    Syscall::Accept4,
+    Syscall::Connect,
+    Syscall::Sendto,
+    Syscall::Recvfrom,
+    Syscall::Fcntl,
+    Syscall::Close,
+    Syscall::Read,
+    Syscall::Write,
+    Syscall::Pselect6,
+    Syscall::Poll,
+    Syscall::EpollCreate1,
+    Syscall::EpollCtl,
+    Syscall::EpollWait,
+    Syscall::EpollPwait2,
+];
+
+#[test]
+fn echo_costs_wait_recv_send() {
+    for b in Backend::ALL {
+        let mut p = build(b);
+        let mut ev = Events::with_capacity(4);
+        let (ours, peer) = tcp_pair();
+        p.register(ours.as_fd(), Token(1), Interest::READABLE)
+            .unwrap();
+        let mut buf = [0u8; 64];
+        for i in 0..10u8 {
+            peer.send(&[i; 16]).unwrap();
+            let c = cost(|| {
+                assert_eq!(p.wait(&mut ev, None).unwrap(), 1);
+                let n = ours.recv(&mut buf).unwrap();
+                ours.send(&buf[..n]).unwrap();
+            });
+            let mut want = vec![
+                (Syscall::Sendto, 1),
+                (Syscall::Recvfrom, 1),
+                (wait_syscall(b), 1),
+            ];
+            want.sort_by_key(|(s, _)| *s as usize);
+            assert_eq!(c, want, "{b}, echo {i}");
+            // The client reads its echo (not counted).
+            let got = expect_recv(&peer, 16);
+            assert_eq!(got, 16);
+        }
+    }
+}
+
+#[track_caller]
+fn expect_recv(s: &baresock::OwnedSocket, want: usize) -> usize {
+    let mut buf = [0u8; 64];
+    let mut got = 0;
+    for _ in 0..TRIES {
+        match s.recv(&mut buf[got..want]) {
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            Err(e) => panic!("{e}"),
+        }
+        if got == want {
+            break;
+        }
+    }
+    got
+}
+
+#[test]
+fn wake_costs_one_write_plus_reset_off_epoll() {
+    for b in Backend::ALL {
+        let mut p = build(b);
+        let mut ev = Events::with_capacity(4);
+        let waker = Waker::new(&mut *p, Token(9)).unwrap();
+        for _ in 0..3 {
+            let c = cost(|| waker.wake().unwrap());
+            assert_eq!(c, vec![(Syscall::Write, 1)], "{b}");
+            let c = cost(|| assert_eq!(p.wait(&mut ev, None).unwrap(), 1));
+            let want = if b == Backend::Epoll {
+                vec![(Syscall::EpollWait, 1)]
+            } else {
+                let mut w = vec![(Syscall::Read, 1), (wait_syscall(b), 1)];
+                w.sort_by_key(|(s, _)| *s as usize);
+                w
+            };
+            assert_eq!(c, want, "{b}");
+            // A wait that was not woken costs its one syscall, nothing more.
+            let c = cost(|| assert_eq!(p.wait(&mut ev, Some(Duration::ZERO)).unwrap(), 0));
+            assert_eq!(c, vec![(wait_syscall(b), 1)], "{b}");
+        }
+    }
+}
+
+#[test]
+fn registration_costs() {
+    for b in Backend::ALL {
+        let mut p = build(b);
+        let (ours, _peer) = unix_pair();
+        let per_call = if b == Backend::Epoll {
+            vec![(Syscall::EpollCtl, 1)]
+        } else {
+            vec![]
+        };
+        let c = cost(|| {
+            p.register(ours.as_fd(), Token(1), Interest::READABLE)
+                .unwrap()
+        });
+        assert_eq!(c, per_call, "{b} register");
+        let c = cost(|| {
+            p.reregister(ours.as_fd(), Token(2), Interest::WRITABLE.oneshot())
+                .unwrap()
+        });
+        assert_eq!(c, per_call, "{b} reregister");
+        // Oneshot: the wait that disarms costs nothing extra.
+        let mut ev = Events::with_capacity(4);
+        let c = cost(|| assert_eq!(p.wait(&mut ev, Some(Duration::ZERO)).unwrap(), 1));
+        assert_eq!(c, vec![(wait_syscall(b), 1)], "{b} oneshot wait");
+        let c = cost(|| p.deregister(ours.as_fd()).unwrap());
+        assert_eq!(c, per_call, "{b} deregister");
+    }
+}
+
+#[test]
+fn timeouts_reach_the_kernel_rounded_up() {
+    let half_ms = Duration::from_micros(500);
+    for b in Backend::ALL {
+        let mut p = build(b);
+        let mut ev = Events::with_capacity(4);
+        let (ours, peer) = unix_pair();
+        p.register(ours.as_fd(), Token(1), Interest::READABLE)
+            .unwrap();
+
+        stats::reset();
+        p.wait(&mut ev, Some(half_ms)).unwrap();
+        let got = stats::last_timeout()
+            .expect("a wait ran")
+            .expect("not blocking");
+        assert!(got >= half_ms, "{b}: 0.5 ms reached the kernel as {got:?}");
+        let exact = match b {
+            Backend::Poll => Duration::from_millis(1),
+            // select: microseconds; epoll: epoll_pwait2's nanoseconds.
+            _ => half_ms,
+        };
+        assert_eq!(got, exact, "{b}");
+
+        stats::reset();
+        p.wait(&mut ev, Some(Duration::ZERO)).unwrap();
+        assert_eq!(stats::last_timeout(), Some(Some(Duration::ZERO)), "{b}");
+
+        // Rounded up, never down: 1.0000001 ms.
+        stats::reset();
+        p.wait(&mut ev, Some(Duration::from_nanos(1_000_100)))
+            .unwrap();
+        let got = stats::last_timeout().unwrap().unwrap();
+        assert!(got >= Duration::from_nanos(1_000_100), "{b}: {got:?}");
+
+        // Long and blocking waits, with the fd ready so they return.
+        peer.send(b"x").unwrap();
+        stats::reset();
+        p.wait(&mut ev, Some(Duration::from_secs(3600))).unwrap();
+        assert_eq!(
+            stats::last_timeout(),
+            Some(Some(Duration::from_secs(3600))),
+            "{b}"
+        );
+        stats::reset();
+        p.wait(&mut ev, None).unwrap();
+        assert_eq!(stats::last_timeout(), Some(None), "{b}");
+    }
+}
+
+#[test]
+fn epoll_uses_pwait2_only_for_sub_millisecond_timeouts() {
+    let mut p = build(Backend::Epoll);
+    let mut ev = Events::with_capacity(4);
+    let c = cost(|| {
+        p.wait(&mut ev, Some(Duration::from_micros(1500))).unwrap();
+    });
+    assert_eq!(c, vec![(Syscall::EpollPwait2, 1)]);
+    for t in [Duration::ZERO, Duration::from_millis(2)] {
+        let c = cost(|| {
+            p.wait(&mut ev, Some(t)).unwrap();
+        });
+        assert_eq!(c, vec![(Syscall::EpollWait, 1)], "{t:?}");
+    }
+}
+
+/// A hang-up on a priority-only oneshot registration is masked out: not
+/// reported, and the registration stays armed. epoll's kernel disarmed it
+/// anyway, so that wait costs one `epoll_ctl` to re-arm it; the next wait
+/// sees the hang-up again (and re-arms again), which shows it was armed.
+#[test]
+fn masked_out_oneshot_stays_armed() {
+    for b in Backend::ALL {
+        let mut p = build(b);
+        let mut ev = Events::with_capacity(4);
+        let (ours, peer) = unix_pair();
+        p.register(ours.as_fd(), Token(1), Interest::PRIORITY.oneshot())
+            .unwrap();
+        drop(peer);
+        for _ in 0..2 {
+            let c = cost(|| assert_eq!(p.wait(&mut ev, Some(Duration::ZERO)).unwrap(), 0));
+            let want = if b == Backend::Epoll {
+                vec![(Syscall::EpollCtl, 1), (Syscall::EpollWait, 1)]
+            } else {
+                vec![(wait_syscall(b), 1)]
+            };
+            assert_eq!(c, want, "{b}");
+        }
+    }
+}
