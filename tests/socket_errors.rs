@@ -767,14 +767,22 @@ const LOCKED_DIR_ENV: &str = "BARESOCK_TEST_LOCKED_DIR";
 fn eperm_and_eacces_without_privileges() {
     const NAME: &str = "eperm_and_eacces_without_privileges";
     if !is_child(NAME) {
+        /// Gives the directory its search permission back, even when the
+        /// child fails, so the TempDir can remove it.
+        struct Unlock(std::path::PathBuf);
+        impl Drop for Unlock {
+            fn drop(&mut self) {
+                let _ = std::fs::set_permissions(&self.0, std::fs::Permissions::from_mode(0o700));
+            }
+        }
         let dir = TempDir::new("locked");
         let locked = dir.join("locked");
         std::fs::create_dir(&locked).unwrap();
+        let _unlock = Unlock(locked.clone());
         std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
         run_child_unprivileged(NAME, |c| {
             c.env(LOCKED_DIR_ENV, &locked);
         });
-        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
         return;
     }
     // socket(): a raw socket needs CAP_NET_RAW (Linux answers EPERM).
