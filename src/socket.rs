@@ -101,12 +101,12 @@ impl OwnedSocket {
     /// - `EINVAL`: unknown type or flags.
     /// - `EPROTONOSUPPORT`: the protocol is not supported in this domain
     ///   (for example `IPPROTO_UDP` with `SOCK_STREAM`).
-    /// - `ESOCKTNOSUPPORT` / `EPROTOTYPE`: the type is not supported by
-    ///   the protocol.
+    /// - `ESOCKTNOSUPPORT`: the family has no socket of this type (for
+    ///   example `SOCK_RDM` in `AF_UNIX`).
     /// - `EMFILE`: the process has reached its fd limit (`RLIMIT_NOFILE`);
     ///   `ENFILE`: the system-wide limit.
-    /// - `EACCES`: no permission for this type (raw sockets without
-    ///   CAP_NET_RAW).
+    /// - `EPERM`: no permission for this type (a raw socket without
+    ///   CAP_NET_RAW; POSIX says `EACCES`, Linux answers `EPERM`).
     /// - `ENOBUFS` / `ENOMEM`: out of kernel memory.
     ///
     /// # Examples
@@ -147,9 +147,11 @@ impl OwnedSocket {
     ///
     /// # Errors
     ///
-    /// - `EAFNOSUPPORT`: the family is not `AF_UNIX`.
-    /// - `EOPNOTSUPP` / `EPROTONOSUPPORT`: the protocol cannot make pairs.
-    /// - `EMFILE` / `ENFILE`: out of fds.
+    /// - `EOPNOTSUPP`: the family cannot make pairs (`AF_INET`,
+    ///   `AF_INET6`).
+    /// - `EAFNOSUPPORT`: the family does not exist.
+    /// - `EPROTONOSUPPORT`: the protocol is not supported in this domain.
+    /// - `EMFILE` / `ENFILE`: out of fds (a pair needs two).
     ///
     /// # Examples
     ///
@@ -200,8 +202,10 @@ impl OwnedSocket {
     ///   `SO_REUSEADDR` on both, or a Unix path already exists.
     /// - `EADDRNOTAVAIL`: the IP address is not one of this host's.
     /// - `EINVAL`: the socket is already bound, or the address length is
-    ///   wrong for the family.
-    /// - `EAFNOSUPPORT`: the address family does not match the socket's.
+    ///   wrong for the family (an IPv6 or Unix socket given an IPv4
+    ///   address lands here).
+    /// - `EAFNOSUPPORT`: an IPv4 socket given an address of another
+    ///   family.
     /// - `EACCES`: a port below 1024 without CAP_NET_BIND_SERVICE, or no
     ///   search permission on a Unix path's directory.
     /// - `ENOENT` / `ENOTDIR`: a directory of the Unix path does not exist.
@@ -221,7 +225,8 @@ impl OwnedSocket {
     /// - `EOPNOTSUPP`: the socket type does not listen (UDP).
     /// - `EADDRINUSE`: another socket listens on the same port (also when
     ///   an unbound socket's automatic port clashes).
-    /// - `EINVAL`: the socket is connected or cannot listen in its state.
+    /// - `EINVAL`: the socket is connected or cannot listen in its state
+    ///   (an unbound Unix socket: it gets no automatic name).
     pub fn listen(&self, backlog: i32) -> io::Result<()> {
         sys::net::listen(self.fd(), backlog)
     }
@@ -239,7 +244,10 @@ impl OwnedSocket {
     ///   connection is waiting.
     /// - `EINVAL`: the socket is not listening.
     /// - `EMFILE` / `ENFILE`: out of fds; the connection stays queued.
-    /// - `ECONNABORTED`: a queued connection was reset before it was taken.
+    ///
+    /// POSIX allows `ECONNABORTED` for a queued connection that was reset
+    /// before it was taken; Linux returns such a TCP connection all the
+    /// same, and its first receive reports `ECONNRESET`.
     /// - `EINTR`: a signal arrived while blocked (see the crate's EINTR
     ///   policy).
     /// - `EOPNOTSUPP`: the socket is not a stream socket.
@@ -279,8 +287,10 @@ impl OwnedSocket {
     /// - `EINPROGRESS`: the socket is nonblocking and the handshake has
     ///   started; wait for writability, then read [`OwnedSocket::take_error`].
     /// - `EALREADY`: a nonblocking connect is still in progress.
-    /// - `EISCONN`: the stream socket is already connected (on Linux, also
-    ///   the answer when a completed nonblocking connect is called again).
+    /// - `EISCONN`: the stream socket is already connected. After a
+    ///   nonblocking connect completed, Linux answers the first `connect`
+    ///   again with success (and marks the socket connected); later ones
+    ///   with `EISCONN`.
     /// - `ETIMEDOUT`: the handshake got no answer.
     /// - `ENETUNREACH` / `EHOSTUNREACH`: no route to the address.
     /// - `EADDRNOTAVAIL`: no ephemeral port free, or a bad address.
@@ -314,6 +324,9 @@ impl OwnedSocket {
     ///   example `ECONNREFUSED`).
     /// - `ENOTCONN` from `getpeername` if the handshake failed and the
     ///   error was already consumed.
+    ///
+    /// A Unix stream listener whose backlog is full answers the nonblocking
+    /// connect with `EAGAIN`; that comes back at once, without waiting.
     #[doc(alias = "connect")]
     #[doc(alias = "SO_ERROR")]
     pub fn connect_timeout(&self, addr: &SockAddr, timeout: Duration) -> io::Result<()> {
@@ -413,7 +426,8 @@ impl OwnedSocket {
     ///
     /// # Errors
     ///
-    /// - `ENOTCONN`: the socket is not connected.
+    /// - `ENOTCONN`: a TCP or UDP socket that is not connected. (Linux's
+    ///   Unix sockets accept `shutdown` unconnected.)
     /// - `EINVAL`: bad `how` (cannot happen with [`Shutdown`]).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         let how = match how {
@@ -439,7 +453,9 @@ impl OwnedSocket {
     ///   gone (no SIGPIPE is raised).
     /// - `ECONNRESET`: the peer reset the connection.
     /// - `EAGAIN`: nonblocking and the send buffer is full.
-    /// - `ENOTCONN` / `EDESTADDRREQ`: not connected and no address given.
+    /// - `ENOTCONN` / `EDESTADDRREQ`: not connected and no address given
+    ///   (Unix sockets answer `ENOTCONN`, UDP `EDESTADDRREQ`; an
+    ///   unconnected TCP socket answers `EPIPE`).
     /// - `EMSGSIZE`: a datagram larger than the protocol allows.
     /// - `ECONNREFUSED`: a connected UDP socket got an ICMP port
     ///   unreachable for an earlier datagram.
@@ -468,15 +484,16 @@ impl OwnedSocket {
     ///
     /// On an unconnected datagram socket this is how to name the
     /// destination per message; an unbound socket gets an ephemeral port
-    /// first. On a connected stream socket the address is ignored by Linux.
+    /// first. On a connected TCP socket Linux ignores the address; a Unix
+    /// stream socket refuses one.
     ///
     /// # Errors
     ///
     /// As [`OwnedSocket::send`], plus `EAFNOSUPPORT` for an address of
     /// another family, `EACCES` for a broadcast address without
-    /// `SO_BROADCAST`, `EISCONN` on a connected connection-mode socket with
-    /// an address on some protocols, and `ENOENT` / `ECONNREFUSED` for a
-    /// Unix datagram path with no socket behind it.
+    /// `SO_BROADCAST`, `EISCONN` for an address on a connected Unix stream
+    /// socket (`EOPNOTSUPP` on an unconnected one), and `ENOENT` /
+    /// `ECONNREFUSED` for a Unix datagram path with no socket behind it.
     #[doc(alias = "sendto")]
     pub fn send_to(&self, buf: &[u8], addr: &SockAddr) -> io::Result<usize> {
         sys::net::sendto(self.fd(), buf, 0, Some(addr))
@@ -548,7 +565,8 @@ impl OwnedSocket {
     /// - `EAGAIN`: nonblocking (or `SO_RCVTIMEO` expired) and nothing to
     ///   read.
     /// - `ECONNRESET`: the peer reset the connection.
-    /// - `ENOTCONN`: a stream socket that is not connected.
+    /// - `ENOTCONN`: a TCP socket that is not connected (an unconnected
+    ///   Unix stream socket answers `EINVAL`).
     /// - `ECONNREFUSED`: a connected UDP socket got an ICMP port
     ///   unreachable.
     /// - `EINTR`: a signal arrived before any data.
@@ -598,6 +616,10 @@ impl OwnedSocket {
 
     /// `recvfrom(fd, buf, len, 0, addr, addrlen)` — receive a datagram and
     /// the address it came from.
+    ///
+    /// When the kernel has no address to give, the address is empty
+    /// (length 0, [`SockAddr::decode`] refuses it): on a connected stream
+    /// socket (TCP), and for a Unix datagram from an unbound sender.
     ///
     /// # Errors
     ///
@@ -748,14 +770,18 @@ impl OwnedSocket {
     /// `close(fd)` — release the socket and see close's result.
     ///
     /// Never retried: on Linux the fd is gone once close returns, even
-    /// with `EINTR`. Dropping the socket does the same and ignores the
+    /// with an error. Dropping the socket does the same and ignores the
     /// result.
+    ///
+    /// On Linux, closing a socket reports success: the socket is released
+    /// after the fd is gone, so a lingering close (`SO_LINGER` with unsent
+    /// data) blocks until the data is sent, the linger time passes or a
+    /// signal arrives, and reports none of it. POSIX's `EINTR` and `EIO`
+    /// do not happen for sockets.
     ///
     /// # Errors
     ///
-    /// - `EINTR`: a signal interrupted a lingering close (`SO_LINGER`); the
-    ///   fd is released all the same.
-    /// - `EIO`: an I/O error (not seen on sockets in practice).
+    /// - `EBADF`: cannot happen on an `OwnedSocket`.
     pub fn close(self) -> io::Result<()> {
         let mut this = ManuallyDrop::new(self);
         // SAFETY: `this` is never dropped (ManuallyDrop) nor used again, so
