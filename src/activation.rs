@@ -235,7 +235,7 @@ fn adopt_all(env: &ListenEnv<'_>) -> io::Result<Vec<ActivatedSocket>> {
     let mut checked = Vec::with_capacity(env.count);
     for i in 0..env.count {
         let raw = LISTEN_FDS_START + i as RawFd;
-        sys::net::fcntl_getfd_raw(raw)?;
+        sys::poll::fcntl_getfd_raw(raw)?;
         // SAFETY: F_GETFD just showed `raw` is open, and nothing in this
         // function closes it while the borrow lives.
         let fd = unsafe { BorrowedFd::borrow_raw(raw) };

@@ -6,7 +6,7 @@ use super::{Syscall, enter, ret_int, ret_len, ret_owned_fd, ret_unit};
 use crate::addr::SockAddr;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::{self, MaybeUninit};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 /// `socket(domain, ty | SOCK_CLOEXEC, protocol)`. SOCK_CLOEXEC is always
 /// added, so the fd is never inherited across exec, even for an instant.
@@ -380,14 +380,4 @@ pub(crate) fn fcntl_dupfd_cloexec(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     enter(Syscall::Fcntl);
     // SAFETY: fd is borrowed for the call; the fd returned is adopted at once.
     ret_owned_fd(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })
-}
-
-/// `fcntl(raw, F_GETFD)` on an fd number nobody has adopted yet (socket
-/// activation's inherited fds): tells whether it is open (`EBADF` if not)
-/// without touching it. Memory-safe for any number.
-pub(crate) fn fcntl_getfd_raw(raw: RawFd) -> io::Result<libc::c_int> {
-    enter(Syscall::Fcntl);
-    // SAFETY: F_GETFD reads the descriptor flags of `raw`, whatever the
-    // number; it takes no pointer and changes nothing.
-    ret_int(unsafe { libc::fcntl(raw, libc::F_GETFD) })
 }

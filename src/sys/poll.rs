@@ -199,8 +199,10 @@ pub(crate) fn select_words(
     Ok(n as usize)
 }
 
-/// `fcntl(fd, F_GETFD)` on a bare fd number that may no longer be open:
-/// how select finds which of its registered numbers the caller closed.
+/// `fcntl(fd, F_GETFD)` on a bare fd number that may no longer be open (or
+/// is not adopted yet): how select finds which of its registered numbers
+/// the caller closed, and how socket activation checks an inherited fd
+/// before adopting it.
 /// `EBADF` means the number is not open. No BorrowedFd is made for it,
 /// since it may name nothing.
 pub(crate) fn fcntl_getfd_raw(fd: RawFd) -> io::Result<libc::c_int> {
