@@ -44,6 +44,10 @@ use baresock::poll::{Backend, Events, Interest, Token};
 use baresock::{Domain, MsgFlags, OwnedSocket, Protocol, SockAddr, Type};
 
 fn main() -> io::Result<()> {
+    // Built with `--features trace`, the tour turns the syscall trace on:
+    // each syscall's strace-style line (on stderr) follows the narration.
+    #[cfg(feature = "trace")]
+    baresock::trace::enable(true);
     println!("A tour of a socket's life, on loopback. Each baresock call is");
     println!("followed by the syscall it made and what the kernel answered.");
 

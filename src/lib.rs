@@ -30,5 +30,11 @@ pub use socket::OwnedSocket;
 pub use std::net::Shutdown;
 pub use types::{Domain, MsgFlags, Protocol, Type};
 
+#[cfg(any(feature = "stats", feature = "fault-injection"))]
+pub use sys::Syscall;
+#[cfg(feature = "fault-injection")]
+pub use sys::fault;
 #[cfg(feature = "stats")]
-pub use sys::{Syscall, stats};
+pub use sys::stats;
+#[cfg(feature = "trace")]
+pub use sys::trace;

@@ -524,7 +524,7 @@ impl OwnedSocket {
     #[doc(alias = "sendmsg")]
     #[doc(alias = "writev")]
     pub fn send_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        sys::net::sendmsg_iov(self.fd(), bufs, 0, None)
+        sys::msg::sendmsg(self.fd(), bufs, None, &[], 0)
     }
 
     /// `sendmsg(fd, {iov}, flags | MSG_NOSIGNAL)`.
@@ -538,7 +538,7 @@ impl OwnedSocket {
         bufs: &[IoSlice<'_>],
         flags: MsgFlags,
     ) -> io::Result<usize> {
-        sys::net::sendmsg_iov(self.fd(), bufs, flags.0, None)
+        sys::msg::sendmsg(self.fd(), bufs, None, &[], flags.0)
     }
 
     /// `sendmsg(fd, {addr, iov}, MSG_NOSIGNAL)` — a gathered datagram to an
@@ -549,7 +549,7 @@ impl OwnedSocket {
     /// As [`OwnedSocket::send_to`].
     #[doc(alias = "sendmsg")]
     pub fn send_to_vectored(&self, bufs: &[IoSlice<'_>], addr: &SockAddr) -> io::Result<usize> {
-        sys::net::sendmsg_iov(self.fd(), bufs, 0, Some(addr))
+        sys::msg::sendmsg(self.fd(), bufs, Some(addr), &[], 0)
     }
 
     /// `recvfrom(fd, buf, len, 0, NULL, NULL)` — receive (strace shows
@@ -696,7 +696,8 @@ impl OwnedSocket {
         bufs: &mut [IoSliceMut<'_>],
         flags: MsgFlags,
     ) -> io::Result<(usize, MsgFlags)> {
-        let (n, out) = sys::net::recvmsg_iov(self.fd(), bufs, flags.0, None)?;
+        let out = sys::msg::recvmsg(self.fd(), bufs, None, &mut [], flags.0)?;
+        let (n, out) = (out.bytes, out.flags);
         Ok((n, MsgFlags(out)))
     }
 
@@ -711,7 +712,8 @@ impl OwnedSocket {
         bufs: &mut [IoSliceMut<'_>],
     ) -> io::Result<(usize, MsgFlags, SockAddr)> {
         let mut addr = SockAddr::empty();
-        let (n, out) = sys::net::recvmsg_iov(self.fd(), bufs, 0, Some(&mut addr))?;
+        let out = sys::msg::recvmsg(self.fd(), bufs, Some(&mut addr), &mut [], 0)?;
+        let (n, out) = (out.bytes, out.flags);
         Ok((n, MsgFlags(out), addr))
     }
 

@@ -77,7 +77,11 @@ fn examples_dir() -> PathBuf {
 /// Cargo.toml must be listed (`feature_list_is_complete` checks it), so an
 /// example built here gets the same features as the rest of the build.
 fn enabled_features() -> Vec<&'static str> {
-    let all = [("stats", cfg!(feature = "stats"))];
+    let all = [
+        ("stats", cfg!(feature = "stats")),
+        ("trace", cfg!(feature = "trace")),
+        ("fault-injection", cfg!(feature = "fault-injection")),
+    ];
     all.iter().filter(|(_, on)| *on).map(|(f, _)| *f).collect()
 }
 
@@ -99,7 +103,7 @@ fn feature_list_is_complete() {
             }
         }
     }
-    let known = ["stats"];
+    let known = ["stats", "trace", "fault-injection"];
     for f in &declared {
         assert!(
             known.contains(&f.as_str()),

@@ -5,7 +5,7 @@ use crate::sys;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ use std::time::Duration;
 #[doc(alias = "epoll_wait")]
 #[doc(alias = "epoll_pwait2")]
 pub struct Epoll {
-    epfd: OwnedFd,
+    epfd: sys::Fd,
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
     by_fd: HashMap<RawFd, usize>,
@@ -52,7 +52,7 @@ struct Slot {
     token: Token,
     interest: Interest,
     /// A Waker's eventfd, owned with the Waker while registered.
-    _waker: Option<Arc<OwnedFd>>,
+    _waker: Option<Arc<sys::Fd>>,
 }
 
 impl Epoll {
@@ -65,7 +65,7 @@ impl Epoll {
     #[doc(alias = "epoll_create1")]
     pub fn new() -> io::Result<Epoll> {
         Ok(Epoll {
-            epfd: sys::poll::epoll_create1()?,
+            epfd: sys::Fd::new(sys::poll::epoll_create1()?),
             slots: Vec::new(),
             free: Vec::new(),
             by_fd: HashMap::new(),
@@ -78,7 +78,7 @@ impl Epoll {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        waker: Option<Arc<OwnedFd>>,
+        waker: Option<Arc<sys::Fd>>,
     ) -> io::Result<()> {
         let slot = match self.free.pop() {
             Some(s) => s,

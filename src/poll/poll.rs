@@ -8,7 +8,7 @@ use crate::sys;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,7 +38,7 @@ struct Reg {
     fd: RawFd,
     token: Token,
     interest: Interest,
-    waker: Option<Arc<OwnedFd>>,
+    waker: Option<Arc<sys::Fd>>,
 }
 
 impl Poll {
@@ -57,7 +57,7 @@ impl Poll {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        waker: Option<Arc<OwnedFd>>,
+        waker: Option<Arc<sys::Fd>>,
     ) -> io::Result<()> {
         if interest.is_edge() {
             return Err(edge_unsupported(Backend::Poll));

@@ -11,7 +11,7 @@ use crate::sys::poll::{FD_SETSIZE, SELECT_WORD_BITS};
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -153,7 +153,7 @@ struct Reg {
     token: Token,
     interest: Interest,
     armed: bool,
-    waker: Option<Arc<OwnedFd>>,
+    waker: Option<Arc<sys::Fd>>,
 }
 
 /// What both select backends share: the registrations, the rotating scan,
@@ -211,7 +211,7 @@ impl<S: SetStore> Core<S> {
         fd: RawFd,
         token: Token,
         interest: Interest,
-        waker: Option<Arc<OwnedFd>>,
+        waker: Option<Arc<sys::Fd>>,
     ) -> io::Result<()> {
         if interest.is_edge() {
             return Err(edge_unsupported(S::BACKEND));

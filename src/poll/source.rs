@@ -5,7 +5,7 @@ use super::{Poller, Token};
 use crate::sys;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::Arc;
 
 /// `eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)` registered with a poller —
@@ -28,7 +28,7 @@ use std::sync::Arc;
 ///
 /// `Send + Sync`: share it in an `Arc` or clone the poller's handle.
 pub struct Waker {
-    fd: Arc<OwnedFd>,
+    fd: Arc<sys::Fd>,
 }
 
 static_assertions::assert_impl_all!(Waker: Send, Sync);
@@ -47,7 +47,7 @@ impl Waker {
     #[doc(alias = "eventfd")]
     #[doc(alias = "eventfd2")]
     pub fn new<P: Poller + ?Sized>(poller: &mut P, token: Token) -> io::Result<Waker> {
-        let fd = Arc::new(sys::poll::eventfd()?);
+        let fd = Arc::new(sys::Fd::new(sys::poll::eventfd()?));
         poller.register_waker(WakerFd(Arc::clone(&fd)), token)?;
         Ok(Waker { fd })
     }
@@ -89,10 +89,10 @@ impl fmt::Debug for Waker {
 /// A [`Waker`]'s eventfd on its way to [`Poller::register_waker`]: the
 /// poller keeps it (shared ownership) for as long as it is registered.
 /// Only [`Waker::new`] makes one.
-pub struct WakerFd(Arc<OwnedFd>);
+pub struct WakerFd(Arc<sys::Fd>);
 
 impl WakerFd {
-    pub(crate) fn into_inner(self) -> Arc<OwnedFd> {
+    pub(crate) fn into_inner(self) -> Arc<sys::Fd> {
         self.0
     }
 }
@@ -106,7 +106,7 @@ impl fmt::Debug for WakerFd {
 /// `read(eventfd, buf, 8)` — reset a waker's counter to zero, as poll and
 /// select do in the wait that reports it. A spurious report (`EAGAIN`) is
 /// fine: the counter is zero either way.
-pub(crate) fn reset(fd: &OwnedFd) {
+pub(crate) fn reset(fd: &sys::Fd) {
     let mut buf = [0u8; 8];
     let _ = sys::poll::read(fd.as_fd(), &mut buf);
 }

@@ -17,15 +17,33 @@
 //!   none does.
 #![allow(unsafe_code)]
 
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub(crate) mod msg;
 pub(crate) mod net;
 pub(crate) mod poll;
-
-use std::io;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
-
 #[cfg(feature = "stats")]
 pub mod stats;
+#[cfg(feature = "trace")]
+pub mod trace;
+
+use std::io;
+use std::mem::ManuallyDrop;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+
+/// Prints the strace line of a syscall that just returned, when the
+/// `trace` feature is compiled in and the trace is on: `strace!(call,
+/// &result, "format", args...)` for the arguments between the parentheses.
+/// Without the feature it expands to nothing at all.
+macro_rules! strace {
+    ($call:expr, $ret:expr, $($fmt:tt)*) => {
+        #[cfg(feature = "trace")]
+        if $crate::sys::trace::is_enabled() {
+            $crate::sys::trace::emit($call.name(), format_args!($($fmt)*), $ret);
+        }
+    };
+}
+pub(crate) use strace;
 
 /// Every syscall the crate makes, named as strace names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -162,6 +180,29 @@ pub(crate) fn enter(call: Syscall) {
     let _ = call;
 }
 
+/// Makes one syscall through the hooks: counts it ([`enter`]) and, with
+/// the `fault-injection` feature, lets a test's script replace it.
+///
+/// `len` is the call's buffer length, handed to `f` (cut short when a
+/// short count is scripted); calls without one pass 0 and ignore it. An
+/// injected errno returns without calling `f`: the kernel never sees the
+/// call. Without the feature this is `enter(call); f(len)`.
+#[inline(always)]
+pub(crate) fn run<T>(
+    call: Syscall,
+    len: usize,
+    f: impl FnOnce(usize) -> io::Result<T>,
+) -> io::Result<T> {
+    enter(call);
+    #[cfg(feature = "fault-injection")]
+    match fault::take(call) {
+        Some(fault::Fault::Errno(e)) => return Err(io::Error::from_raw_os_error(e)),
+        Some(fault::Fault::Short(n)) => return f(len.min(n)),
+        None => {}
+    }
+    f(len)
+}
+
 /// `-1` means failure with errno set; anything else is success with no value.
 /// errno is read here, immediately after the call.
 #[inline]
@@ -212,11 +253,53 @@ pub(crate) fn ret_owned_fd(ret: RawFd) -> io::Result<OwnedFd> {
 ///
 /// Never retried: on Linux the descriptor is gone once close returns, even
 /// when it reports `EINTR`; a retry could close a number another thread has
-/// just been given.
+/// just been given. An injected fault (feature `fault-injection`) still
+/// closes for real, then reports the injected error: the fd never leaks.
 pub(crate) fn close(fd: OwnedFd) -> io::Result<()> {
     let raw = fd.into_raw_fd();
     enter(Syscall::Close);
+    #[cfg(feature = "fault-injection")]
+    let injected = fault::take(Syscall::Close);
     // SAFETY: `raw` came from an OwnedFd we consumed, so we own it and no one
     // else will close it.
-    ret_unit(unsafe { libc::close(raw) })
+    let r = ret_unit(unsafe { libc::close(raw) });
+    #[cfg(feature = "fault-injection")]
+    let r = match injected {
+        Some(fault::Fault::Errno(e)) => Err(io::Error::from_raw_os_error(e)),
+        _ => r,
+    };
+    strace!(Syscall::Close, &r, "{raw}");
+    r
+}
+
+/// An fd the crate made for itself (an epoll instance, an eventfd, a
+/// timerfd...): like `OwnedFd`, but closed through [`close`], so the
+/// counting, trace and fault hooks see its close too.
+#[derive(Debug)]
+pub(crate) struct Fd(ManuallyDrop<OwnedFd>);
+
+impl Fd {
+    pub(crate) fn new(fd: OwnedFd) -> Fd {
+        Fd(ManuallyDrop::new(fd))
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: the OwnedFd is taken out once, here, and never used again.
+        let fd = unsafe { ManuallyDrop::take(&mut self.0) };
+        let _ = close(fd);
+    }
+}
+
+impl AsFd for Fd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
 }

@@ -1,10 +1,19 @@
 //! Socket syscalls: socket, socketpair, bind, listen, accept4, connect,
-//! getsockname, getpeername, shutdown, sendto, recvfrom, sendmsg, recvmsg,
-//! getsockopt, setsockopt, fcntl.
+//! getsockname, getpeername, shutdown, sendto, recvfrom, getsockopt,
+//! setsockopt, fcntl. (sendmsg and recvmsg live in `msg.rs`.)
+//!
+//! Each wrapper makes its one call through [`run`](super::run), which
+//! counts it and lets fault injection replace it, then prints its strace
+//! line with [`strace!`](super::strace) (nothing at all without the `trace`
+//! feature).
 
-use super::{Syscall, enter, ret_int, ret_len, ret_owned_fd, ret_unit};
+#[cfg(feature = "trace")]
+use super::trace::{
+    self as t, Buf, Flags, Named, OptName, Proto, RecvBuf, SockAddrArg, SockAddrOut,
+};
+use super::{Syscall, ret_int, ret_len, ret_owned_fd, ret_unit, run, strace};
 use crate::addr::SockAddr;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io;
 use std::mem::{self, MaybeUninit};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
@@ -15,9 +24,21 @@ pub(crate) fn socket(
     ty: libc::c_int,
     protocol: libc::c_int,
 ) -> io::Result<OwnedFd> {
-    enter(Syscall::Socket);
-    // SAFETY: socket takes no pointers; the fd it returns is adopted at once.
-    ret_owned_fd(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, protocol) })
+    let ty = ty | libc::SOCK_CLOEXEC;
+    let r = run(Syscall::Socket, 0, |_| {
+        // SAFETY: socket takes no pointers; the fd it returns is adopted at
+        // once.
+        ret_owned_fd(unsafe { libc::socket(domain, ty, protocol) })
+    });
+    strace!(
+        Syscall::Socket,
+        &r,
+        "{}, {}, {}",
+        Named(domain, t::AF),
+        SockType(ty),
+        Proto(domain, protocol)
+    );
+    r
 }
 
 /// `socketpair(domain, ty | SOCK_CLOEXEC, protocol, sv)`.
@@ -26,90 +47,170 @@ pub(crate) fn socketpair(
     ty: libc::c_int,
     protocol: libc::c_int,
 ) -> io::Result<(OwnedFd, OwnedFd)> {
+    let ty = ty | libc::SOCK_CLOEXEC;
     let mut sv = [-1 as libc::c_int; 2];
-    enter(Syscall::Socketpair);
-    // SAFETY: sv is a valid array of two ints for the kernel to fill.
-    let ret =
-        unsafe { libc::socketpair(domain, ty | libc::SOCK_CLOEXEC, protocol, sv.as_mut_ptr()) };
-    ret_unit(ret)?;
+    let r = run(Syscall::Socketpair, 0, |_| {
+        // SAFETY: sv is a valid array of two ints for the kernel to fill.
+        ret_unit(unsafe { libc::socketpair(domain, ty, protocol, sv.as_mut_ptr()) })
+    });
+    strace!(
+        Syscall::Socketpair,
+        &r,
+        "{}, {}, {}, [{}, {}]",
+        Named(domain, t::AF),
+        SockType(ty),
+        Proto(domain, protocol),
+        sv[0],
+        sv[1]
+    );
+    r?;
     // Both fds are adopted before anything else can fail.
     let a = ret_owned_fd(sv[0])?;
     let b = ret_owned_fd(sv[1])?;
     Ok((a, b))
 }
 
+/// socket()'s type argument as strace prints it: the type, then its flags.
+#[cfg(feature = "trace")]
+struct SockType(libc::c_int);
+
+#[cfg(feature = "trace")]
+impl std::fmt::Display for SockType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let flags = libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+        write!(f, "{}", Named(self.0 & !flags, t::SOCK_TYPE))?;
+        if self.0 & flags != 0 {
+            write!(f, "|{}", Flags(self.0 & flags, t::SOCK_FLAGS))?;
+        }
+        Ok(())
+    }
+}
+
 /// `bind(fd, addr, addrlen)`.
 pub(crate) fn bind(fd: BorrowedFd<'_>, addr: &SockAddr) -> io::Result<()> {
-    enter(Syscall::Bind);
-    // SAFETY: fd is borrowed for the call; addr points at `addr.len()`
-    // initialised bytes of a sockaddr.
-    ret_unit(unsafe { libc::bind(fd.as_raw_fd(), addr.as_ptr(), addr.len()) })
+    let r = run(Syscall::Bind, 0, |_| {
+        // SAFETY: fd is borrowed for the call; addr points at `addr.len()`
+        // initialised bytes of a sockaddr.
+        ret_unit(unsafe { libc::bind(fd.as_raw_fd(), addr.as_ptr(), addr.len()) })
+    });
+    strace!(
+        Syscall::Bind,
+        &r,
+        "{}, {}, {}",
+        fd.as_raw_fd(),
+        SockAddrArg(Some(addr)),
+        addr.len()
+    );
+    r
 }
 
 /// `listen(fd, backlog)`.
 pub(crate) fn listen(fd: BorrowedFd<'_>, backlog: libc::c_int) -> io::Result<()> {
-    enter(Syscall::Listen);
-    // SAFETY: fd is borrowed for the call; no pointers.
-    ret_unit(unsafe { libc::listen(fd.as_raw_fd(), backlog) })
+    let r = run(Syscall::Listen, 0, |_| {
+        // SAFETY: fd is borrowed for the call; no pointers.
+        ret_unit(unsafe { libc::listen(fd.as_raw_fd(), backlog) })
+    });
+    strace!(Syscall::Listen, &r, "{}, {backlog}", fd.as_raw_fd());
+    r
 }
 
 /// `accept4(fd, addr, addrlen, flags | SOCK_CLOEXEC)`: the new fd is adopted
 /// at once, and the peer's address is returned with the length the kernel
 /// wrote.
 pub(crate) fn accept4(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<(OwnedFd, SockAddr)> {
+    let flags = flags | libc::SOCK_CLOEXEC;
     let mut addr = SockAddr::empty();
     let mut len = SockAddr::CAPACITY;
-    enter(Syscall::Accept4);
-    // SAFETY: fd is borrowed for the call; addr has room for `len` bytes and
-    // len is a valid out-parameter.
-    let ret = unsafe {
-        libc::accept4(
-            fd.as_raw_fd(),
-            addr.as_mut_ptr(),
-            &raw mut len,
-            flags | libc::SOCK_CLOEXEC,
-        )
-    };
-    let new = ret_owned_fd(ret)?;
+    let r = run(Syscall::Accept4, 0, |_| {
+        // SAFETY: fd is borrowed for the call; addr has room for `len` bytes
+        // and len is a valid out-parameter; the fd returned is adopted at
+        // once.
+        ret_owned_fd(unsafe {
+            libc::accept4(fd.as_raw_fd(), addr.as_mut_ptr(), &raw mut len, flags)
+        })
+    });
     addr.set_len(len);
-    Ok((new, addr))
+    strace!(
+        Syscall::Accept4,
+        &r,
+        "{}, {}, {}",
+        fd.as_raw_fd(),
+        SockAddrOut(Some(&addr), r.is_ok()),
+        Flags(flags, t::SOCK_FLAGS)
+    );
+    Ok((r?, addr))
 }
 
 /// `connect(fd, addr, addrlen)`.
 pub(crate) fn connect(fd: BorrowedFd<'_>, addr: &SockAddr) -> io::Result<()> {
-    enter(Syscall::Connect);
-    // SAFETY: fd is borrowed for the call; addr points at `addr.len()`
-    // initialised bytes of a sockaddr.
-    ret_unit(unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr(), addr.len()) })
+    let r = run(Syscall::Connect, 0, |_| {
+        // SAFETY: fd is borrowed for the call; addr points at `addr.len()`
+        // initialised bytes of a sockaddr.
+        ret_unit(unsafe { libc::connect(fd.as_raw_fd(), addr.as_ptr(), addr.len()) })
+    });
+    strace!(
+        Syscall::Connect,
+        &r,
+        "{}, {}, {}",
+        fd.as_raw_fd(),
+        SockAddrArg(Some(addr)),
+        addr.len()
+    );
+    r
 }
 
 /// `getsockname(fd, addr, addrlen)`.
 pub(crate) fn getsockname(fd: BorrowedFd<'_>) -> io::Result<SockAddr> {
     let mut addr = SockAddr::empty();
     let mut len = SockAddr::CAPACITY;
-    enter(Syscall::Getsockname);
-    // SAFETY: fd is borrowed for the call; addr has room for `len` bytes.
-    ret_unit(unsafe { libc::getsockname(fd.as_raw_fd(), addr.as_mut_ptr(), &raw mut len) })?;
+    let r = run(Syscall::Getsockname, 0, |_| {
+        // SAFETY: fd is borrowed for the call; addr has room for `len` bytes.
+        ret_unit(unsafe { libc::getsockname(fd.as_raw_fd(), addr.as_mut_ptr(), &raw mut len) })
+    });
     addr.set_len(len);
-    Ok(addr)
+    strace!(
+        Syscall::Getsockname,
+        &r,
+        "{}, {}",
+        fd.as_raw_fd(),
+        SockAddrOut(Some(&addr), r.is_ok())
+    );
+    r.map(|()| addr)
 }
 
 /// `getpeername(fd, addr, addrlen)`.
 pub(crate) fn getpeername(fd: BorrowedFd<'_>) -> io::Result<SockAddr> {
     let mut addr = SockAddr::empty();
     let mut len = SockAddr::CAPACITY;
-    enter(Syscall::Getpeername);
-    // SAFETY: fd is borrowed for the call; addr has room for `len` bytes.
-    ret_unit(unsafe { libc::getpeername(fd.as_raw_fd(), addr.as_mut_ptr(), &raw mut len) })?;
+    let r = run(Syscall::Getpeername, 0, |_| {
+        // SAFETY: fd is borrowed for the call; addr has room for `len` bytes.
+        ret_unit(unsafe { libc::getpeername(fd.as_raw_fd(), addr.as_mut_ptr(), &raw mut len) })
+    });
     addr.set_len(len);
-    Ok(addr)
+    strace!(
+        Syscall::Getpeername,
+        &r,
+        "{}, {}",
+        fd.as_raw_fd(),
+        SockAddrOut(Some(&addr), r.is_ok())
+    );
+    r.map(|()| addr)
 }
 
 /// `shutdown(fd, how)`.
 pub(crate) fn shutdown(fd: BorrowedFd<'_>, how: libc::c_int) -> io::Result<()> {
-    enter(Syscall::Shutdown);
-    // SAFETY: fd is borrowed for the call; no pointers.
-    ret_unit(unsafe { libc::shutdown(fd.as_raw_fd(), how) })
+    let r = run(Syscall::Shutdown, 0, |_| {
+        // SAFETY: fd is borrowed for the call; no pointers.
+        ret_unit(unsafe { libc::shutdown(fd.as_raw_fd(), how) })
+    });
+    strace!(
+        Syscall::Shutdown,
+        &r,
+        "{}, {}",
+        fd.as_raw_fd(),
+        Named(how, t::SHUT)
+    );
+    r
 }
 
 /// `sendto(fd, buf, len, flags | MSG_NOSIGNAL, addr, addrlen)`; `send` is
@@ -120,23 +221,28 @@ pub(crate) fn sendto(
     flags: libc::c_int,
     addr: Option<&SockAddr>,
 ) -> io::Result<usize> {
-    let (ptr, len) = match addr {
+    let flags = flags | libc::MSG_NOSIGNAL;
+    let (ptr, alen) = match addr {
         Some(a) => (a.as_ptr(), a.len()),
         None => (std::ptr::null(), 0),
     };
-    enter(Syscall::Sendto);
-    // SAFETY: fd is borrowed for the call; buf is valid for reads of
-    // buf.len() bytes; ptr is NULL or points at `len` bytes of a sockaddr.
-    ret_len(unsafe {
-        libc::sendto(
-            fd.as_raw_fd(),
-            buf.as_ptr().cast(),
-            buf.len(),
-            flags | libc::MSG_NOSIGNAL,
-            ptr,
-            len,
-        )
-    })
+    let r = run(Syscall::Sendto, buf.len(), |n| {
+        // SAFETY: fd is borrowed for the call; buf is valid for reads of
+        // n <= buf.len() bytes; ptr is NULL or points at `alen` bytes of a
+        // sockaddr.
+        ret_len(unsafe { libc::sendto(fd.as_raw_fd(), buf.as_ptr().cast(), n, flags, ptr, alen) })
+    });
+    strace!(
+        Syscall::Sendto,
+        &r,
+        "{}, {}, {}, {}, {}, {alen}",
+        fd.as_raw_fd(),
+        Buf(buf),
+        buf.len(),
+        Flags(flags, t::MSG),
+        SockAddrArg(addr)
+    );
+    r
 }
 
 /// `recvfrom(fd, buf, len, flags, addr, addrlen)`; `recv` is this call with
@@ -154,75 +260,49 @@ pub(crate) fn recvfrom(
         Some(a) => (a.as_mut_ptr(), &raw mut len),
         None => (std::ptr::null_mut(), std::ptr::null_mut()),
     };
-    enter(Syscall::Recvfrom);
-    // SAFETY: fd is borrowed for the call; buf is valid for writes of
-    // buf.len() bytes (MaybeUninit: the kernel only writes); aptr and lptr
-    // are both NULL or point at a sockaddr buffer of `len` bytes and `len`.
-    let ret = unsafe {
-        libc::recvfrom(
-            fd.as_raw_fd(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            flags,
-            aptr,
-            lptr,
-        )
-    };
-    let n = ret_len(ret)?;
-    if let Some(a) = addr {
+    let cap = buf.len();
+    let r = run(Syscall::Recvfrom, cap, |n| {
+        // SAFETY: fd is borrowed for the call; buf is valid for writes of
+        // n <= buf.len() bytes (MaybeUninit: the kernel only writes); aptr
+        // and lptr are both NULL or point at a sockaddr buffer of `len`
+        // bytes and `len`.
+        ret_len(unsafe {
+            libc::recvfrom(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                n,
+                flags,
+                aptr,
+                lptr,
+            )
+        })
+    });
+    if let Some(a) = addr.as_mut() {
         a.set_len(len);
     }
-    Ok(n)
+    strace!(
+        Syscall::Recvfrom,
+        &r,
+        "{}, {}, {cap}, {}, {}",
+        fd.as_raw_fd(),
+        RecvBuf(
+            r.as_ref().ok().map(|&n| filled(buf, n)),
+            buf.as_ptr().cast()
+        ),
+        Flags(flags, t::MSG),
+        SockAddrOut(addr.as_deref(), r.is_ok())
+    );
+    r
 }
 
-/// `sendmsg(fd, {addr, iov}, flags | MSG_NOSIGNAL)` with no control data:
-/// the vectored send (never writev, which would raise SIGPIPE).
-pub(crate) fn sendmsg_iov(
-    fd: BorrowedFd<'_>,
-    bufs: &[IoSlice<'_>],
-    flags: libc::c_int,
-    addr: Option<&SockAddr>,
-) -> io::Result<usize> {
-    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
-    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-    if let Some(a) = addr {
-        msg.msg_name = a.as_ptr().cast_mut().cast();
-        msg.msg_namelen = a.len();
-    }
-    // IoSlice is guaranteed ABI-compatible with iovec on Unix.
-    msg.msg_iov = bufs.as_ptr().cast_mut().cast();
-    msg.msg_iovlen = bufs.len() as _;
-    enter(Syscall::Sendmsg);
-    // SAFETY: fd is borrowed for the call; msg points at a valid msghdr whose
-    // iovecs borrow `bufs` for the call; the kernel only reads them.
-    ret_len(unsafe { libc::sendmsg(fd.as_raw_fd(), &raw const msg, flags | libc::MSG_NOSIGNAL) })
-}
-
-/// `recvmsg(fd, {addr, iov}, flags)` with no control data: the vectored
-/// receive. Returns the byte count and the msg_flags the kernel set.
-pub(crate) fn recvmsg_iov(
-    fd: BorrowedFd<'_>,
-    bufs: &mut [IoSliceMut<'_>],
-    flags: libc::c_int,
-    mut addr: Option<&mut SockAddr>,
-) -> io::Result<(usize, libc::c_int)> {
-    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
-    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-    if let Some(a) = addr.as_deref_mut() {
-        msg.msg_name = a.as_mut_ptr().cast();
-        msg.msg_namelen = SockAddr::CAPACITY;
-    }
-    // IoSliceMut is guaranteed ABI-compatible with iovec on Unix.
-    msg.msg_iov = bufs.as_mut_ptr().cast();
-    msg.msg_iovlen = bufs.len() as _;
-    enter(Syscall::Recvmsg);
-    // SAFETY: fd is borrowed for the call; msg points at a valid msghdr whose
-    // iovecs and name buffer are writable for their stated lengths.
-    let n = ret_len(unsafe { libc::recvmsg(fd.as_raw_fd(), &raw mut msg, flags) })?;
-    if let Some(a) = addr {
-        a.set_len(msg.msg_namelen);
-    }
-    Ok((n, msg.msg_flags))
+/// The first `n` bytes of a buffer the kernel just wrote `n` bytes into
+/// (at most its length: MSG_TRUNC reports more than it wrote).
+#[cfg(feature = "trace")]
+pub(crate) fn filled(buf: &[MaybeUninit<u8>], n: usize) -> &[u8] {
+    let n = n.min(buf.len());
+    // SAFETY: the kernel initialised the first `n` bytes of `buf` in the call
+    // that returned `n`; MaybeUninit<u8> has u8's layout.
+    unsafe { std::slice::from_raw_parts(buf.as_ptr().cast(), n) }
 }
 
 /// Plain C data that a socket option can be read into or written from.
@@ -266,21 +346,32 @@ pub(crate) fn getsockopt<T: OptVal>(
 ) -> io::Result<(T, libc::socklen_t)> {
     let mut value = MaybeUninit::<T>::zeroed();
     let mut len = mem::size_of::<T>() as libc::socklen_t;
-    enter(Syscall::Getsockopt);
-    // SAFETY: fd is borrowed for the call; value is writable for `len`
-    // bytes and len is a valid out-parameter.
-    ret_unit(unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            value.as_mut_ptr().cast(),
-            &raw mut len,
-        )
-    })?;
+    let r = run(Syscall::Getsockopt, 0, |_| {
+        // SAFETY: fd is borrowed for the call; value is writable for `len`
+        // bytes and len is a valid out-parameter.
+        ret_unit(unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                level,
+                name,
+                value.as_mut_ptr().cast(),
+                &raw mut len,
+            )
+        })
+    });
     // SAFETY: value was zero-initialised and T: OptVal accepts every bit
     // pattern, whatever part of it the kernel wrote.
-    Ok((unsafe { value.assume_init() }, len))
+    let value = unsafe { value.assume_init() };
+    strace!(
+        Syscall::Getsockopt,
+        &r,
+        "{}, {}, {}, {}, [{len}]",
+        fd.as_raw_fd(),
+        Named(level, t::LEVEL),
+        OptName(level, name),
+        t::OptVal(&value_bytes(&value)[..(len as usize).min(mem::size_of::<T>())])
+    );
+    r.map(|()| (value, len))
 }
 
 /// `setsockopt(fd, level, name, &value, sizeof value)`.
@@ -301,18 +392,30 @@ pub(crate) fn setsockopt_bytes(
     name: libc::c_int,
     value: &[u8],
 ) -> io::Result<()> {
-    enter(Syscall::Setsockopt);
-    // SAFETY: fd is borrowed for the call; value is valid for reads of
-    // value.len() bytes.
-    ret_unit(unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            value.as_ptr().cast(),
-            value.len() as libc::socklen_t,
-        )
-    })
+    let r = run(Syscall::Setsockopt, 0, |_| {
+        // SAFETY: fd is borrowed for the call; value is valid for reads of
+        // value.len() bytes.
+        ret_unit(unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                level,
+                name,
+                value.as_ptr().cast(),
+                value.len() as libc::socklen_t,
+            )
+        })
+    });
+    strace!(
+        Syscall::Setsockopt,
+        &r,
+        "{}, {}, {}, {}, {}",
+        fd.as_raw_fd(),
+        Named(level, t::LEVEL),
+        OptName(level, name),
+        t::OptVal(value),
+        value.len()
+    );
+    r
 }
 
 fn value_bytes<T: OptVal>(value: &T) -> &[u8] {
@@ -332,52 +435,102 @@ pub(crate) fn getsockopt_bytes(
     buf: &mut [u8],
 ) -> io::Result<usize> {
     let mut len = buf.len() as libc::socklen_t;
-    enter(Syscall::Getsockopt);
-    // SAFETY: fd is borrowed for the call; buf is writable for `len` bytes.
-    ret_unit(unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            buf.as_mut_ptr().cast(),
-            &raw mut len,
-        )
-    })?;
-    Ok((len as usize).min(buf.len()))
+    let r = run(Syscall::Getsockopt, 0, |_| {
+        // SAFETY: fd is borrowed for the call; buf is writable for `len`
+        // bytes.
+        ret_unit(unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                level,
+                name,
+                buf.as_mut_ptr().cast(),
+                &raw mut len,
+            )
+        })
+    });
+    let n = (len as usize).min(buf.len());
+    strace!(
+        Syscall::Getsockopt,
+        &r,
+        "{}, {}, {}, {}, [{len}]",
+        fd.as_raw_fd(),
+        Named(level, t::LEVEL),
+        OptName(level, name),
+        Buf(&buf[..n])
+    );
+    r.map(|()| n)
 }
 
 /// `fcntl(fd, F_GETFL)`.
 pub(crate) fn fcntl_getfl(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
-    enter(Syscall::Fcntl);
-    // SAFETY: fd is borrowed for the call; F_GETFL takes no argument.
-    ret_int(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })
+    let r = run(Syscall::Fcntl, 0, |_| {
+        // SAFETY: fd is borrowed for the call; F_GETFL takes no argument.
+        ret_int(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })
+    });
+    strace!(
+        Syscall::Fcntl,
+        &t::FlagsRet(&r, t::O_FLAGS),
+        "{}, F_GETFL",
+        fd.as_raw_fd()
+    );
+    r
 }
 
 /// `fcntl(fd, F_SETFL, flags)`.
 pub(crate) fn fcntl_setfl(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<()> {
-    enter(Syscall::Fcntl);
-    // SAFETY: fd is borrowed for the call; F_SETFL takes an int.
-    ret_unit(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags) })
+    let r = run(Syscall::Fcntl, 0, |_| {
+        // SAFETY: fd is borrowed for the call; F_SETFL takes an int.
+        ret_unit(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags) })
+    });
+    strace!(
+        Syscall::Fcntl,
+        &r,
+        "{}, F_SETFL, {}",
+        fd.as_raw_fd(),
+        Flags(flags, t::O_FLAGS)
+    );
+    r
 }
 
 /// `fcntl(fd, F_GETFD)`: the descriptor flags (FD_CLOEXEC).
 pub(crate) fn fcntl_getfd(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
-    enter(Syscall::Fcntl);
-    // SAFETY: fd is borrowed for the call; F_GETFD takes no argument.
-    ret_int(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) })
+    let r = run(Syscall::Fcntl, 0, |_| {
+        // SAFETY: fd is borrowed for the call; F_GETFD takes no argument.
+        ret_int(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) })
+    });
+    strace!(
+        Syscall::Fcntl,
+        &t::FlagsRet(&r, t::FD_FLAGS),
+        "{}, F_GETFD",
+        fd.as_raw_fd()
+    );
+    r
 }
 
 /// `fcntl(fd, F_SETFD, flags)`.
 pub(crate) fn fcntl_setfd(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<()> {
-    enter(Syscall::Fcntl);
-    // SAFETY: fd is borrowed for the call; F_SETFD takes an int.
-    ret_unit(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, flags) })
+    let r = run(Syscall::Fcntl, 0, |_| {
+        // SAFETY: fd is borrowed for the call; F_SETFD takes an int.
+        ret_unit(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, flags) })
+    });
+    strace!(
+        Syscall::Fcntl,
+        &r,
+        "{}, F_SETFD, {}",
+        fd.as_raw_fd(),
+        Flags(flags, t::FD_FLAGS)
+    );
+    r
 }
 
 /// `fcntl(fd, F_DUPFD_CLOEXEC, 0)`: a new fd for the same open socket,
 /// close-on-exec from birth, adopted at once.
 pub(crate) fn fcntl_dupfd_cloexec(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    enter(Syscall::Fcntl);
-    // SAFETY: fd is borrowed for the call; the fd returned is adopted at once.
-    ret_owned_fd(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })
+    let r = run(Syscall::Fcntl, 0, |_| {
+        // SAFETY: fd is borrowed for the call; the fd returned is adopted at
+        // once.
+        ret_owned_fd(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })
+    });
+    strace!(Syscall::Fcntl, &r, "{}, F_DUPFD_CLOEXEC, 0", fd.as_raw_fd());
+    r
 }

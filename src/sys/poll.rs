@@ -5,7 +5,11 @@
 //! `stats::record_timeout` when the `stats` feature is on, so a test can
 //! check what the kernel really received.
 
-use super::{Syscall, enter, ret_int, ret_len, ret_owned_fd, ret_unit};
+#[cfg(feature = "trace")]
+use super::trace::{
+    self as t, Buf, EpollEvent, EpollEvents, Flags, Named, PollFds, PollRevents, RecvBuf, Timespec,
+};
+use super::{Syscall, ret_int, ret_len, ret_owned_fd, ret_unit, run, strace};
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -63,15 +67,23 @@ fn timeout_timespec(d: Duration) -> libc::timespec {
 /// `poll(fds, nfds, timeout_ms)`: returns how many entries have a non-zero
 /// `revents`. `timeout_ms` is -1 to block, 0 to return at once.
 pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> io::Result<usize> {
-    enter(Syscall::Poll);
     #[cfg(feature = "stats")]
     super::stats::record_timeout(
         (timeout_ms >= 0).then(|| std::time::Duration::from_millis(timeout_ms as u64)),
     );
-    // SAFETY: fds is a valid, writable array of fds.len() pollfd entries.
-    let n =
-        ret_int(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) })?;
-    Ok(n as usize)
+    let r = run(Syscall::Poll, 0, |_| {
+        // SAFETY: fds is a valid, writable array of fds.len() pollfd entries.
+        ret_int(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) })
+    })
+    .map(|n| n as usize);
+    strace!(
+        Syscall::Poll,
+        &t::Noted(&r, &PollRevents(&r, fds)),
+        "{}, {}, {timeout_ms}",
+        PollFds(fds),
+        fds.len()
+    );
+    r
 }
 
 /// The number of fds a `libc::fd_set` holds (1024 on Linux).
@@ -146,12 +158,38 @@ pub(crate) fn select(
         None => std::ptr::null_mut(),
     };
     record_select_timeout(tv.as_ref());
-    enter(Syscall::Pselect6);
-    // SAFETY: the three sets are valid, writable fd_sets and the kernel
-    // touches only their first `nfds` <= FD_SETSIZE bits; tvp is NULL or
-    // points at a timeval that lives across the call.
-    let n = ret_int(unsafe { libc::select(nfds as libc::c_int, read, write, except, tvp) })?;
-    Ok(n as usize)
+    // Linux writes the time left back into the timeval: keep what was asked.
+    #[cfg(feature = "trace")]
+    let asked = tv;
+    #[cfg(feature = "trace")]
+    let before = t::is_enabled().then(|| {
+        select_sets(
+            nfds,
+            |fd| fd_set_contains(read, fd as RawFd),
+            |fd| fd_set_contains(write, fd as RawFd),
+            |fd| fd_set_contains(except, fd as RawFd),
+        )
+    });
+    let r = run(Syscall::Pselect6, 0, |_| {
+        // SAFETY: the three sets are valid, writable fd_sets and the kernel
+        // touches only their first `nfds` <= FD_SETSIZE bits; tvp is NULL or
+        // points at a timeval that lives across the call.
+        ret_int(unsafe { libc::select(nfds as libc::c_int, read, write, except, tvp) })
+    })
+    .map(|n| n as usize);
+    strace!(
+        Syscall::Pselect6,
+        &t::Noted(
+            &r,
+            &SelectResult(&r, nfds, &|fd| fd_set_contains(read, fd as RawFd), &|fd| {
+                fd_set_contains(write, fd as RawFd)
+            })
+        ),
+        "{nfds}, {}, {}, NULL",
+        before.as_deref().unwrap_or(""),
+        t::Timeval(asked)
+    );
+    r
 }
 
 /// Bits per word of a select set: the kernel reads fd sets as arrays of
@@ -182,21 +220,49 @@ pub(crate) fn select_words(
         None => std::ptr::null_mut(),
     };
     record_select_timeout(tv.as_ref());
-    enter(Syscall::Pselect6);
-    // SAFETY: each slice is writable for at least `nfds` bits (checked
-    // above) and the kernel reads and writes only that many bits of each,
-    // as the unsigned-long array it expects; tvp is NULL or points at a
-    // timeval that lives across the call.
-    let n = ret_int(unsafe {
-        libc::select(
-            nfds,
-            read.as_mut_ptr().cast(),
-            write.as_mut_ptr().cast(),
-            except.as_mut_ptr().cast(),
-            tvp,
+    // Linux writes the time left back into the timeval: keep what was asked.
+    #[cfg(feature = "trace")]
+    let asked = tv;
+    let bits = nfds as usize;
+    #[cfg(feature = "trace")]
+    let before = t::is_enabled().then(|| {
+        select_sets(
+            bits,
+            |fd| word_bit(read, fd),
+            |fd| word_bit(write, fd),
+            |fd| word_bit(except, fd),
         )
-    })?;
-    Ok(n as usize)
+    });
+    let r = run(Syscall::Pselect6, 0, |_| {
+        // SAFETY: each slice is writable for at least `nfds` bits (checked
+        // above) and the kernel reads and writes only that many bits of
+        // each, as the unsigned-long array it expects; tvp is NULL or points
+        // at a timeval that lives across the call.
+        ret_int(unsafe {
+            libc::select(
+                nfds,
+                read.as_mut_ptr().cast(),
+                write.as_mut_ptr().cast(),
+                except.as_mut_ptr().cast(),
+                tvp,
+            )
+        })
+    })
+    .map(|n| n as usize);
+    strace!(
+        Syscall::Pselect6,
+        &t::Noted(
+            &r,
+            &SelectResult(&r, bits, &|fd| word_bit(read, fd), &|fd| word_bit(
+                write, fd
+            ))
+        ),
+        "{nfds}, {}, {}, NULL",
+        before.as_deref().unwrap_or(""),
+        t::Timeval(asked)
+    );
+    let _ = bits;
+    r
 }
 
 /// `fcntl(fd, F_GETFD)` on a bare fd number that may no longer be open (or
@@ -206,17 +272,27 @@ pub(crate) fn select_words(
 /// `EBADF` means the number is not open. No BorrowedFd is made for it,
 /// since it may name nothing.
 pub(crate) fn fcntl_getfd_raw(fd: RawFd) -> io::Result<libc::c_int> {
-    enter(Syscall::Fcntl);
-    // SAFETY: F_GETFD takes no argument and only reads the fd table; a
-    // number that names nothing gives EBADF, not undefined behaviour.
-    ret_int(unsafe { libc::fcntl(fd, libc::F_GETFD) })
+    let r = run(Syscall::Fcntl, 0, |_| {
+        // SAFETY: F_GETFD takes no argument and only reads the fd table; a
+        // number that names nothing gives EBADF, not undefined behaviour.
+        ret_int(unsafe { libc::fcntl(fd, libc::F_GETFD) })
+    });
+    strace!(
+        Syscall::Fcntl,
+        &t::FlagsRet(&r, t::FD_FLAGS),
+        "{fd}, F_GETFD"
+    );
+    r
 }
 
 /// `epoll_create1(EPOLL_CLOEXEC)`: a new epoll instance, adopted at once.
 pub(crate) fn epoll_create1() -> io::Result<OwnedFd> {
-    enter(Syscall::EpollCreate1);
-    // SAFETY: no pointers; the fd returned is adopted at once.
-    ret_owned_fd(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
+    let r = run(Syscall::EpollCreate1, 0, |_| {
+        // SAFETY: no pointers; the fd returned is adopted at once.
+        ret_owned_fd(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
+    });
+    strace!(Syscall::EpollCreate1, &r, "EPOLL_CLOEXEC");
+    r
 }
 
 /// `epoll_ctl(epfd, op, fd, &event)`; `event` is ignored by the kernel for
@@ -231,10 +307,27 @@ pub(crate) fn epoll_ctl(
     data: u64,
 ) -> io::Result<()> {
     let mut ev = libc::epoll_event { events, u64: data };
-    enter(Syscall::EpollCtl);
-    // SAFETY: epfd is borrowed for the call; fd is only a number to the
-    // kernel; ev is a valid epoll_event the kernel only reads.
-    ret_unit(unsafe { libc::epoll_ctl(epfd.as_raw_fd(), op, fd, &raw mut ev) })
+    let r = run(Syscall::EpollCtl, 0, |_| {
+        // SAFETY: epfd is borrowed for the call; fd is only a number to the
+        // kernel; ev is a valid epoll_event the kernel only reads.
+        ret_unit(unsafe { libc::epoll_ctl(epfd.as_raw_fd(), op, fd, &raw mut ev) })
+    });
+    #[cfg(feature = "trace")]
+    let event = t::With(|f: &mut std::fmt::Formatter<'_>| {
+        if op == libc::EPOLL_CTL_DEL {
+            f.write_str("NULL")
+        } else {
+            write!(f, "{}", EpollEvent(events, data))
+        }
+    });
+    strace!(
+        Syscall::EpollCtl,
+        &r,
+        "{}, {}, {fd}, {event}",
+        epfd.as_raw_fd(),
+        Named(op, t::EPOLL_OP)
+    );
+    r
 }
 
 /// `epoll_wait(epfd, events, maxevents, timeout_ms)`: fills the front of
@@ -249,13 +342,20 @@ pub(crate) fn epoll_wait(
     super::stats::record_timeout(
         (timeout_ms >= 0).then(|| Duration::from_millis(timeout_ms as u64)),
     );
-    enter(Syscall::EpollWait);
-    // SAFETY: epfd is borrowed for the call; events is writable for `max`
-    // entries.
-    let n = ret_int(unsafe {
-        libc::epoll_wait(epfd.as_raw_fd(), events.as_mut_ptr(), max, timeout_ms)
-    })?;
-    Ok(n as usize)
+    let r = run(Syscall::EpollWait, 0, |_| {
+        // SAFETY: epfd is borrowed for the call; events is writable for
+        // `max` entries.
+        ret_int(unsafe { libc::epoll_wait(epfd.as_raw_fd(), events.as_mut_ptr(), max, timeout_ms) })
+    })
+    .map(|n| n as usize);
+    strace!(
+        Syscall::EpollWait,
+        &r,
+        "{}, {}, {max}, {timeout_ms}",
+        epfd.as_raw_fd(),
+        EpollEvents(&events[..*r.as_ref().unwrap_or(&0)])
+    );
+    r
 }
 
 /// `epoll_pwait2(epfd, events, maxevents, timeout, NULL, 0)` through
@@ -274,46 +374,142 @@ pub(crate) fn epoll_pwait2(
     };
     #[cfg(feature = "stats")]
     super::stats::record_timeout(ts.map(|ts| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)));
-    enter(Syscall::EpollPwait2);
-    // SAFETY: epfd is borrowed for the call; events is writable for `max`
-    // entries; tsp is NULL or points at a timespec that lives across the
-    // call; a NULL sigmask with size 0 leaves the signal mask alone.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_epoll_pwait2,
-            epfd.as_raw_fd() as libc::c_long,
-            events.as_mut_ptr(),
-            max as libc::c_long,
-            tsp,
-            std::ptr::null::<libc::sigset_t>(),
-            0 as libc::c_long,
-        )
-    };
-    ret_len(ret as libc::ssize_t)
+    let r = run(Syscall::EpollPwait2, 0, |_| {
+        // SAFETY: epfd is borrowed for the call; events is writable for
+        // `max` entries; tsp is NULL or points at a timespec that lives
+        // across the call; a NULL sigmask with size 0 leaves the signal mask
+        // alone.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_epoll_pwait2,
+                epfd.as_raw_fd() as libc::c_long,
+                events.as_mut_ptr(),
+                max as libc::c_long,
+                tsp,
+                std::ptr::null::<libc::sigset_t>(),
+                0 as libc::c_long,
+            )
+        };
+        ret_len(ret as libc::ssize_t)
+    });
+    strace!(
+        Syscall::EpollPwait2,
+        &r,
+        "{}, {}, {max}, {}, NULL, 0",
+        epfd.as_raw_fd(),
+        EpollEvents(&events[..*r.as_ref().unwrap_or(&0)]),
+        Timespec(ts)
+    );
+    r
 }
 
 /// `eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)` (`eventfd2` in the kernel): a
 /// counter fd that is readable while non-zero.
 pub(crate) fn eventfd() -> io::Result<OwnedFd> {
-    enter(Syscall::Eventfd2);
-    // SAFETY: no pointers; the fd returned is adopted at once.
-    ret_owned_fd(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })
+    let flags = libc::EFD_CLOEXEC | libc::EFD_NONBLOCK;
+    let r = run(Syscall::Eventfd2, 0, |_| {
+        // SAFETY: no pointers; the fd returned is adopted at once.
+        ret_owned_fd(unsafe { libc::eventfd(0, flags) })
+    });
+    strace!(Syscall::Eventfd2, &r, "0, {}", Flags(flags, t::EFD));
+    r
 }
 
 /// `read(fd, buf, len)`.
 pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-    enter(Syscall::Read);
-    // SAFETY: fd is borrowed for the call; buf is writable for buf.len()
-    // bytes.
-    ret_len(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })
+    let r = run(Syscall::Read, buf.len(), |n| {
+        // SAFETY: fd is borrowed for the call; buf is writable for
+        // n <= buf.len() bytes.
+        ret_len(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), n) })
+    });
+    strace!(
+        Syscall::Read,
+        &r,
+        "{}, {}, {}",
+        fd.as_raw_fd(),
+        RecvBuf(
+            r.as_ref().ok().map(|&n| &buf[..n.min(buf.len())]),
+            buf.as_ptr()
+        ),
+        buf.len()
+    );
+    r
 }
 
 /// `write(fd, buf, len)`.
 pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
-    enter(Syscall::Write);
-    // SAFETY: fd is borrowed for the call; buf is readable for buf.len()
-    // bytes.
-    ret_len(unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) })
+    let r = run(Syscall::Write, buf.len(), |n| {
+        // SAFETY: fd is borrowed for the call; buf is readable for
+        // n <= buf.len() bytes.
+        ret_len(unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), n) })
+    });
+    strace!(
+        Syscall::Write,
+        &r,
+        "{}, {}, {}",
+        fd.as_raw_fd(),
+        Buf(buf),
+        buf.len()
+    );
+    r
+}
+
+/// select's sets as strace prints them: `[3 5], [], []`.
+#[cfg(feature = "trace")]
+fn select_sets(
+    nfds: usize,
+    r: impl Fn(usize) -> bool,
+    w: impl Fn(usize) -> bool,
+    e: impl Fn(usize) -> bool,
+) -> String {
+    let mut out = String::new();
+    t::fd_list(&mut out, nfds, r);
+    out.push_str(", ");
+    t::fd_list(&mut out, nfds, w);
+    out.push_str(", ");
+    t::fd_list(&mut out, nfds, e);
+    out
+}
+
+/// Bit `fd` of a select set held as words.
+#[cfg(feature = "trace")]
+fn word_bit(words: &[libc::c_ulong], fd: usize) -> bool {
+    words[fd / SELECT_WORD_BITS] & (1 << (fd % SELECT_WORD_BITS)) != 0
+}
+
+/// select's result detail as strace prints it: `in [9]`, `out [5]`, or
+/// `Timeout`.
+#[cfg(feature = "trace")]
+struct SelectResult<'a>(
+    &'a io::Result<usize>,
+    usize,
+    &'a dyn Fn(usize) -> bool,
+    &'a dyn Fn(usize) -> bool,
+);
+
+#[cfg(feature = "trace")]
+impl std::fmt::Display for SelectResult<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Ok(0) => f.write_str("Timeout"),
+            Ok(_) => {
+                let mut s = String::new();
+                if (0..self.1).any(|fd| (self.2)(fd)) {
+                    s.push_str("in ");
+                    t::fd_list(&mut s, self.1, self.2);
+                }
+                if (0..self.1).any(|fd| (self.3)(fd)) {
+                    if !s.is_empty() {
+                        s.push_str(", ");
+                    }
+                    s.push_str("out ");
+                    t::fd_list(&mut s, self.1, self.3);
+                }
+                f.write_str(&s)
+            }
+            Err(_) => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,675 @@
+//! The syscall trace (feature `trace`): one line per syscall the crate
+//! makes, in strace's own format — the syscall's name as the kernel sees
+//! it, its decoded arguments, its result.
+//!
+//! ```text
+//! socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3
+//! connect(3, {sa_family=AF_INET, sin_port=htons(41234), sin_addr=inet_addr("127.0.0.1")}, 16) = -1 ECONNREFUSED (Connection refused)
+//! epoll_wait(4, [{events=EPOLLIN, data={u32=7, u64=7}}], 64, 100) = 1
+//! ```
+//!
+//! Only the syscall layer formats anything: each wrapper in `src/sys/`
+//! hands its arguments and result to [`trace!`](crate::sys), and no code
+//! above it knows the trace exists. Compiled without the feature, the
+//! macro expands to nothing: no branch, no field, no code.
+//!
+//! Compiled in, the trace is off until [`enable`] turns it on or the
+//! environment has `BARESOCK_TRACE=1` (read once, at the first syscall).
+//! Lines go to stderr unless [`set_sink`] installs a function or a writer,
+//! which is how tests capture them.
+//!
+//! Buffers print as strace prints them: quoted, escaped, cut at 32 bytes
+//! with `...`; flags as C names joined by `|`; an error as `-1`, the
+//! errno's C name and its message.
+
+use std::fmt::{self, Display, Formatter, Write as _};
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::SockAddr;
+use crate::addr::{self, Addr};
+
+const UNKNOWN: u8 = 0;
+const OFF: u8 = 1;
+const ON: u8 = 2;
+
+static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Setting {
+    Off,
+    On,
+    /// Each line starts with the thread id, as `strace -f -o` writes.
+    OnWithTid,
+}
+
+/// `BARESOCK_TRACE`, read once.
+fn env_setting() -> Setting {
+    static SETTING: std::sync::OnceLock<Setting> = std::sync::OnceLock::new();
+    *SETTING.get_or_init(|| match std::env::var_os("BARESOCK_TRACE") {
+        Some(v) if v == "1" => Setting::On,
+        Some(v) if v == "tid" => Setting::OnWithTid,
+        _ => Setting::Off,
+    })
+}
+static SINK: Mutex<Option<Sink>> = Mutex::new(None);
+
+/// Where trace lines go.
+pub enum Sink {
+    /// Standard error (the default).
+    Stderr,
+    /// A function called with each line (without its newline).
+    Function(Box<dyn Fn(&str) + Send>),
+    /// A writer that gets each line with its newline.
+    Writer(Box<dyn io::Write + Send>),
+}
+
+impl fmt::Debug for Sink {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Sink::Stderr => "Sink::Stderr",
+            Sink::Function(_) => "Sink::Function(..)",
+            Sink::Writer(_) => "Sink::Writer(..)",
+        })
+    }
+}
+
+/// Turns the trace on or off for the whole process, whatever
+/// `BARESOCK_TRACE` says.
+pub fn enable(on: bool) {
+    STATE.store(if on { ON } else { OFF }, Ordering::Relaxed);
+}
+
+/// Whether the trace prints: after [`enable`], its last value; before,
+/// whether `BARESOCK_TRACE` is `1` (or `tid`: then each line starts with
+/// the thread's id, as `strace -f -o FILE` writes its lines, so the two can
+/// be compared thread by thread).
+pub fn is_enabled() -> bool {
+    match STATE.load(Ordering::Relaxed) {
+        ON => true,
+        OFF => false,
+        _ => {
+            let on = matches!(env_setting(), Setting::On | Setting::OnWithTid);
+            // Keep a value enable() stored in the meantime.
+            let _ = STATE.compare_exchange(
+                UNKNOWN,
+                if on { ON } else { OFF },
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+            STATE.load(Ordering::Relaxed) == ON
+        }
+    }
+}
+
+/// Sends trace lines to `sink` from now on, for every thread.
+pub fn set_sink(sink: Sink) {
+    *SINK.lock().unwrap_or_else(|e| e.into_inner()) = Some(sink);
+}
+
+/// Prints one line: `name(args) = result`.
+pub(crate) fn emit(name: &str, args: fmt::Arguments<'_>, ret: &dyn Ret) {
+    let mut line = String::with_capacity(128);
+    if env_setting() == Setting::OnWithTid {
+        let _ = write!(line, "{} ", thread_id());
+    }
+    let _ = write!(line, "{name}({args}) = ");
+    ret.write(&mut line);
+    let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
+    match sink.as_mut() {
+        None | Some(Sink::Stderr) => {
+            line.push('\n');
+            let _ = io::Write::write_all(&mut io::stderr().lock(), line.as_bytes());
+        }
+        Some(Sink::Function(f)) => f(&line),
+        Some(Sink::Writer(w)) => {
+            line.push('\n');
+            let _ = w.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// This thread's id, asked of the kernel once per thread. (The trace's own
+/// bookkeeping: not one of the crate's syscalls, so not counted or traced.)
+fn thread_id() -> libc::pid_t {
+    thread_local! {
+        static TID: std::cell::Cell<libc::pid_t> = const { std::cell::Cell::new(0) };
+    }
+    TID.with(|t| {
+        if t.get() == 0 {
+            // SAFETY: gettid takes no arguments and cannot fail.
+            t.set(unsafe { libc::gettid() });
+        }
+        t.get()
+    })
+}
+
+/// A syscall result as strace prints it after `=`.
+pub(crate) trait Ret {
+    /// Appends the result.
+    fn write(&self, out: &mut String);
+}
+
+fn write_err(e: &io::Error, out: &mut String) {
+    match e.raw_os_error() {
+        Some(code) => {
+            let text = io::Error::from_raw_os_error(code).to_string();
+            let msg = text.split(" (os error").next().unwrap_or(&text);
+            let _ = write!(out, "-1 {} ({msg})", Errno(code));
+        }
+        None => {
+            let _ = write!(out, "-1 ({e})");
+        }
+    }
+}
+
+impl Ret for io::Result<()> {
+    fn write(&self, out: &mut String) {
+        match self {
+            Ok(()) => out.push('0'),
+            Err(e) => write_err(e, out),
+        }
+    }
+}
+
+impl Ret for io::Result<usize> {
+    fn write(&self, out: &mut String) {
+        match self {
+            Ok(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Err(e) => write_err(e, out),
+        }
+    }
+}
+
+impl Ret for io::Result<libc::c_int> {
+    fn write(&self, out: &mut String) {
+        match self {
+            Ok(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Err(e) => write_err(e, out),
+        }
+    }
+}
+
+impl Ret for io::Result<OwnedFd> {
+    fn write(&self, out: &mut String) {
+        match self {
+            Ok(fd) => {
+                let _ = write!(out, "{}", std::os::fd::AsRawFd::as_raw_fd(fd));
+            }
+            Err(e) => write_err(e, out),
+        }
+    }
+}
+
+/// A result with a note after it, as strace prints `= 0 (Timeout)` or
+/// `= 0x1 (flags FD_CLOEXEC)`.
+pub(crate) struct Noted<'a, R: ?Sized>(pub(crate) &'a R, pub(crate) &'a dyn Display);
+
+impl<R: Ret + ?Sized> Ret for Noted<'_, R> {
+    fn write(&self, out: &mut String) {
+        self.0.write(out);
+        let mut note = String::new();
+        let _ = write!(note, "{}", self.1);
+        if !note.is_empty() {
+            let _ = write!(out, " ({note})");
+        }
+    }
+}
+
+/// A value printed by a closure (for one-off shapes).
+pub(crate) struct With<F: Fn(&mut Formatter<'_>) -> fmt::Result>(pub(crate) F);
+
+impl<F: Fn(&mut Formatter<'_>) -> fmt::Result> Display for With<F> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
+    }
+}
+
+/// A result printed as strace prints fcntl's F_GETFD / F_GETFL answers.
+pub(crate) struct FlagsRet<'a>(
+    pub(crate) &'a io::Result<libc::c_int>,
+    pub(crate) &'static [(libc::c_int, &'static str)],
+);
+
+impl Ret for FlagsRet<'_> {
+    fn write(&self, out: &mut String) {
+        match self.0 {
+            Ok(v) => {
+                let _ = write!(out, "{v:#x} (flags {})", Flags(*v, self.1));
+            }
+            Err(e) => write_err(e, out),
+        }
+    }
+}
+
+// ---- argument shapes ----
+
+/// A buffer as strace shows it: quoted, escaped, cut at 32 bytes.
+pub(crate) struct Buf<'a>(pub(crate) &'a [u8]);
+
+impl Display for Buf<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        const MAX: usize = 32;
+        let shown = &self.0[..self.0.len().min(MAX)];
+        f.write_char('"')?;
+        for (i, &b) in shown.iter().enumerate() {
+            let next_is_digit = shown.get(i + 1).is_some_and(u8::is_ascii_digit);
+            match b {
+                b'"' => f.write_str("\\\"")?,
+                b'\\' => f.write_str("\\\\")?,
+                b'\t' => f.write_str("\\t")?,
+                b'\n' => f.write_str("\\n")?,
+                0x0b => f.write_str("\\v")?,
+                0x0c => f.write_str("\\f")?,
+                b'\r' => f.write_str("\\r")?,
+                0x20..=0x7e => f.write_char(b as char)?,
+                _ if next_is_digit => write!(f, "\\{b:03o}")?,
+                _ => write!(f, "\\{b:o}")?,
+            }
+        }
+        f.write_char('"')?;
+        if self.0.len() > MAX {
+            f.write_str("...")?;
+        }
+        Ok(())
+    }
+}
+
+/// A receive buffer: its bytes when the call filled some, its address
+/// otherwise (as strace prints a buffer it could not read).
+pub(crate) struct RecvBuf<'a>(pub(crate) Option<&'a [u8]>, pub(crate) *const u8);
+
+impl Display for RecvBuf<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(b) => Buf(b).fmt(f),
+            None => write!(f, "{:p}", self.1),
+        }
+    }
+}
+
+/// A set of flags from a table of (value, C name); leftover bits in hex.
+pub(crate) struct Flags(
+    pub(crate) libc::c_int,
+    pub(crate) &'static [(libc::c_int, &'static str)],
+);
+
+impl Display for Flags {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let mut left = self.0;
+        let mut first = true;
+        for &(bit, name) in self.1 {
+            if bit != 0 && left & bit == bit {
+                if !first {
+                    f.write_char('|')?;
+                }
+                f.write_str(name)?;
+                first = false;
+                left &= !bit;
+            }
+        }
+        if left != 0 || first {
+            if !first {
+                f.write_char('|')?;
+            }
+            if first && left == 0 {
+                f.write_char('0')?;
+            } else {
+                write!(f, "{left:#x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One value from a table of (value, C name); the number otherwise.
+pub(crate) struct Named(
+    pub(crate) libc::c_int,
+    pub(crate) &'static [(libc::c_int, &'static str)],
+);
+
+impl Display for Named {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self.1.iter().find(|(v, _)| *v == self.0) {
+            Some((_, n)) => f.write_str(n),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// A socket address as strace decodes it; `NULL` for none.
+pub(crate) struct SockAddrArg<'a>(pub(crate) Option<&'a SockAddr>);
+
+impl Display for SockAddrArg<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let Some(a) = self.0 else {
+            return f.write_str("NULL");
+        };
+        match addr::decode(a.as_bytes()) {
+            Ok(Addr::V4(v4)) => write!(
+                f,
+                "{{sa_family=AF_INET, sin_port=htons({}), sin_addr=inet_addr(\"{}\")}}",
+                v4.port(),
+                v4.ip()
+            ),
+            Ok(Addr::V6(v6)) => write!(
+                f,
+                "{{sa_family=AF_INET6, sin6_port=htons({}), sin6_flowinfo=htonl({}), inet_pton(AF_INET6, \"{}\", &sin6_addr), sin6_scope_id={}}}",
+                v6.port(),
+                v6.flowinfo(),
+                v6.ip(),
+                v6.scope_id()
+            ),
+            Ok(Addr::UnixPath(p)) => {
+                write!(
+                    f,
+                    "{{sa_family=AF_UNIX, sun_path={}}}",
+                    Buf(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()))
+                )
+            }
+            Ok(Addr::UnixAbstract(n)) => write!(f, "{{sa_family=AF_UNIX, sun_path=@{}}}", Buf(n)),
+            Ok(Addr::UnixUnnamed) => f.write_str("{sa_family=AF_UNIX}"),
+            Ok(Addr::Other { family, .. }) => {
+                write!(f, "{{sa_family={}}}", Named(family.into(), AF))
+            }
+            Err(_) if a.len() == 0 => f.write_str("{}"),
+            Err(_) => write!(f, "{{sa_family={}, ...}}", a.family().map_or(-1, i32::from)),
+        }
+    }
+}
+
+/// An address the kernel filled in, with strace's `[capacity => length]`.
+pub(crate) struct SockAddrOut<'a>(pub(crate) Option<&'a SockAddr>, pub(crate) bool);
+
+impl Display for SockAddrOut<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match (self.0, self.1) {
+            (None, _) => f.write_str("NULL, NULL"),
+            (Some(a), true) => write!(
+                f,
+                "{}, [{} => {}]",
+                SockAddrArg(Some(a)),
+                SockAddr::CAPACITY,
+                a.len()
+            ),
+            (Some(_), false) => write!(f, "{:p}, [{}]", std::ptr::null::<u8>(), SockAddr::CAPACITY),
+        }
+    }
+}
+
+/// An errno by its C name.
+pub(crate) struct Errno(pub(crate) i32);
+
+impl Display for Errno {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        Named(self.0, ERRNO).fmt(f)
+    }
+}
+
+/// A protocol as strace prints socket()'s third argument.
+pub(crate) struct Proto(pub(crate) libc::c_int, pub(crate) libc::c_int);
+
+impl Display for Proto {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let (domain, proto) = (self.0, self.1);
+        if domain == libc::AF_INET || domain == libc::AF_INET6 {
+            Named(proto, IPPROTO).fmt(f)
+        } else {
+            write!(f, "{proto}")
+        }
+    }
+}
+
+/// A socket option's name, by level.
+pub(crate) struct OptName(pub(crate) libc::c_int, pub(crate) libc::c_int);
+
+impl Display for OptName {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let table = match self.0 {
+            libc::SOL_SOCKET => SO,
+            libc::IPPROTO_IP => IP,
+            libc::IPPROTO_IPV6 => IPV6,
+            libc::IPPROTO_TCP => TCP,
+            libc::SOL_UDP => UDP,
+            _ => &[],
+        };
+        Named(self.1, table).fmt(f)
+    }
+}
+
+/// An option value: `[n]` for an int, the bytes otherwise.
+pub(crate) struct OptVal<'a>(pub(crate) &'a [u8]);
+
+impl Display for OptVal<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        if let Ok(b) = <[u8; 4]>::try_from(self.0) {
+            write!(f, "[{}]", i32::from_ne_bytes(b))
+        } else {
+            Buf(self.0).fmt(f)
+        }
+    }
+}
+
+macro_rules! table {
+    ($name:ident: $($c:ident),* $(,)?) => {
+        pub(crate) const $name: &[(libc::c_int, &str)] = &[$((libc::$c as libc::c_int, stringify!($c))),*];
+    };
+}
+
+table!(AF: AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET);
+table!(SOCK_TYPE: SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET);
+table!(SOCK_FLAGS: SOCK_CLOEXEC, SOCK_NONBLOCK);
+table!(IPPROTO: IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_IPV6, IPPROTO_RAW);
+table!(LEVEL: SOL_SOCKET, SOL_IP, SOL_IPV6, SOL_TCP, SOL_UDP);
+table!(SO: SO_DEBUG, SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_DONTROUTE, SO_BROADCAST, SO_SNDBUF, SO_RCVBUF,
+    SO_KEEPALIVE, SO_OOBINLINE, SO_LINGER, SO_REUSEPORT, SO_PASSCRED, SO_PEERCRED, SO_RCVLOWAT,
+    SO_SNDLOWAT, SO_RCVTIMEO, SO_SNDTIMEO, SO_BINDTODEVICE, SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN,
+    SO_TIMESTAMPNS, SO_MARK);
+table!(IP: IP_TOS, IP_TTL, IP_PKTINFO, IP_RECVERR, IP_RECVTTL, IP_RECVTOS, IP_MULTICAST_IF,
+    IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP);
+table!(IPV6: IPV6_UNICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP,
+    IPV6_ADD_MEMBERSHIP, IPV6_DROP_MEMBERSHIP, IPV6_V6ONLY, IPV6_RECVERR, IPV6_RECVPKTINFO,
+    IPV6_PKTINFO, IPV6_RECVHOPLIMIT, IPV6_HOPLIMIT, IPV6_RECVTCLASS, IPV6_TCLASS);
+table!(TCP: TCP_NODELAY, TCP_MAXSEG, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_INFO, TCP_USER_TIMEOUT);
+table!(UDP: UDP_SEGMENT, UDP_GRO);
+table!(MSG: MSG_OOB, MSG_PEEK, MSG_DONTROUTE, MSG_CTRUNC, MSG_TRUNC, MSG_DONTWAIT, MSG_EOR,
+    MSG_WAITALL, MSG_NOSIGNAL, MSG_MORE, MSG_ERRQUEUE, MSG_CMSG_CLOEXEC, MSG_WAITFORONE);
+table!(SHUT: SHUT_RD, SHUT_WR, SHUT_RDWR);
+table!(FD_FLAGS: FD_CLOEXEC);
+table!(O_FLAGS: O_RDWR, O_WRONLY, O_NONBLOCK, O_APPEND);
+table!(EPOLL_OP: EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL);
+table!(EPOLL_EV: EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDNORM, EPOLLRDBAND,
+    EPOLLWRNORM, EPOLLWRBAND, EPOLLMSG, EPOLLRDHUP, EPOLLEXCLUSIVE, EPOLLWAKEUP, EPOLLONESHOT, EPOLLET);
+table!(POLL_EV: POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDNORM, POLLRDBAND,
+    POLLWRNORM, POLLWRBAND, POLLRDHUP);
+table!(EFD: EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE);
+table!(ERRNO: EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, ENOEXEC, EBADF, ECHILD, EAGAIN, ENOMEM,
+    EACCES, EFAULT, EBUSY, EEXIST, EXDEV, ENODEV, ENOTDIR, EISDIR, EINVAL, ENFILE, EMFILE, ENOTTY,
+    EFBIG, ENOSPC, ESPIPE, EROFS, EMLINK, EPIPE, EDOM, ERANGE, EDEADLK, ENAMETOOLONG, ENOLCK, ENOSYS,
+    ENOTEMPTY, ELOOP, ENOMSG, EIDRM, ENOSTR, ENODATA, ETIME, ENOSR, EREMOTE, ENOLINK, EPROTO,
+    EMULTIHOP, EBADMSG, EOVERFLOW, EILSEQ, EUSERS, ENOTSOCK, EDESTADDRREQ, EMSGSIZE, EPROTOTYPE,
+    ENOPROTOOPT, EPROTONOSUPPORT, ESOCKTNOSUPPORT, EOPNOTSUPP, EPFNOSUPPORT, EAFNOSUPPORT,
+    EADDRINUSE, EADDRNOTAVAIL, ENETDOWN, ENETUNREACH, ENETRESET, ECONNABORTED, ECONNRESET, ENOBUFS,
+    EISCONN, ENOTCONN, ESHUTDOWN, ETOOMANYREFS, ETIMEDOUT, ECONNREFUSED, EHOSTDOWN, EHOSTUNREACH,
+    EALREADY, EINPROGRESS, ESTALE, EDQUOT, ECANCELED, EOWNERDEAD, ENOTRECOVERABLE);
+
+/// The poll entries as strace prints poll's first argument.
+pub(crate) struct PollFds<'a>(pub(crate) &'a [libc::pollfd]);
+
+impl Display for PollFds<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_char('[')?;
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(
+                f,
+                "{{fd={}, events={}}}",
+                p.fd,
+                Flags(p.events.into(), POLL_EV)
+            )?;
+        }
+        f.write_char(']')
+    }
+}
+
+/// poll's result detail: the entries with revents, or `Timeout`.
+pub(crate) struct PollRevents<'a>(
+    pub(crate) &'a io::Result<usize>,
+    pub(crate) &'a [libc::pollfd],
+);
+
+impl Display for PollRevents<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Ok(0) => f.write_str("Timeout"),
+            Ok(_) => {
+                f.write_char('[')?;
+                let mut first = true;
+                for p in self.1.iter().filter(|p| p.revents != 0) {
+                    if !first {
+                        f.write_str(", ")?;
+                    }
+                    first = false;
+                    write!(
+                        f,
+                        "{{fd={}, revents={}}}",
+                        p.fd,
+                        Flags(p.revents.into(), POLL_EV)
+                    )?;
+                }
+                f.write_char(']')
+            }
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// epoll events as strace prints epoll_wait's second argument.
+pub(crate) struct EpollEvents<'a>(pub(crate) &'a [libc::epoll_event]);
+
+impl Display for EpollEvents<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_char('[')?;
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            let (events, data) = (e.events, e.u64);
+            write!(f, "{}", EpollEvent(events, data))?;
+        }
+        f.write_char(']')
+    }
+}
+
+/// One epoll_event: `{events=..., data={u32=.., u64=..}}`.
+pub(crate) struct EpollEvent(pub(crate) u32, pub(crate) u64);
+
+impl Display for EpollEvent {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{{events={}, data={{u32={}, u64={}}}}}",
+            Flags(self.0 as libc::c_int, EPOLL_EV),
+            self.1 as u32,
+            self.1
+        )
+    }
+}
+
+/// A select set as strace prints it: `[3 5 9]`.
+pub(crate) fn fd_list(out: &mut String, nfds: usize, contains: impl Fn(usize) -> bool) {
+    out.push('[');
+    let mut first = true;
+    for fd in (0..nfds).filter(|&fd| contains(fd)) {
+        if !first {
+            out.push(' ');
+        }
+        first = false;
+        let _ = write!(out, "{fd}");
+    }
+    out.push(']');
+}
+
+/// A timeout as strace prints a timespec; `NULL` for none.
+pub(crate) struct Timespec(pub(crate) Option<libc::timespec>);
+
+impl Display for Timespec {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("NULL"),
+            Some(ts) => write!(f, "{{tv_sec={}, tv_nsec={}}}", ts.tv_sec, ts.tv_nsec),
+        }
+    }
+}
+
+/// select's timeval as strace prints it (pselect6 takes a timespec).
+pub(crate) struct Timeval(pub(crate) Option<libc::timeval>);
+
+impl Display for Timeval {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("NULL"),
+            Some(tv) => write!(
+                f,
+                "{{tv_sec={}, tv_nsec={}}}",
+                tv.tv_sec,
+                i128::from(tv.tv_usec) * 1000
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_escape_as_strace_does() {
+        assert_eq!(Buf(b"hello").to_string(), "\"hello\"");
+        assert_eq!(Buf(b"\n\0\0\x08\0").to_string(), "\"\\n\\0\\0\\10\\0\"");
+        assert_eq!(Buf(b"\x001").to_string(), "\"\\0001\"");
+        assert_eq!(
+            Buf(&[b'a'; 40]).to_string(),
+            format!("\"{}\"...", "a".repeat(32))
+        );
+        assert_eq!(Buf(b"\"\\").to_string(), "\"\\\"\\\\\"");
+    }
+
+    #[test]
+    fn flags_join_with_bars() {
+        let f = libc::SOCK_STREAM;
+        assert_eq!(Named(f, SOCK_TYPE).to_string(), "SOCK_STREAM");
+        assert_eq!(
+            Flags(libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT, MSG).to_string(),
+            "MSG_DONTWAIT|MSG_NOSIGNAL"
+        );
+        assert_eq!(Flags(0, MSG).to_string(), "0");
+        assert_eq!(
+            Flags(libc::MSG_PEEK | 0x1000_0000, MSG).to_string(),
+            "MSG_PEEK|0x10000000"
+        );
+        assert_eq!(Errno(libc::ECONNREFUSED).to_string(), "ECONNREFUSED");
+    }
+
+    #[test]
+    fn addresses_decode_as_strace_does() {
+        let a = SockAddr::from("127.0.0.1:41234".parse::<std::net::SocketAddr>().unwrap());
+        assert_eq!(
+            SockAddrArg(Some(&a)).to_string(),
+            "{sa_family=AF_INET, sin_port=htons(41234), sin_addr=inet_addr(\"127.0.0.1\")}"
+        );
+        assert_eq!(
+            SockAddrArg(Some(&SockAddr::unix_unnamed())).to_string(),
+            "{sa_family=AF_UNIX}"
+        );
+        assert_eq!(SockAddrArg(None).to_string(), "NULL");
+    }
+}
