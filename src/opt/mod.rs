@@ -95,8 +95,12 @@ fn to_int(v: u32, what: &'static str) -> io::Result<Int> {
 fn secs_int(d: Duration, what: &'static str) -> io::Result<Int> {
     // Round up: a keepalive of 0.5 s must not become 0 (which the kernel
     // refuses) nor fire early.
-    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-    Int::try_from(secs).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, what))
+    // Checked: Duration::MAX rounded up does not fit a u64, and a wrapped
+    // 0 would be a linger of zero (close resets the connection).
+    d.as_secs()
+        .checked_add(u64::from(d.subsec_nanos() > 0))
+        .and_then(|secs| Int::try_from(secs).ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, what))
 }
 
 fn timeval_from(d: Option<Duration>) -> io::Result<libc::timeval> {
@@ -112,14 +116,16 @@ fn timeval_from(d: Option<Duration>) -> io::Result<libc::timeval> {
         Some(d) => {
             // Round up to the next microsecond so a tiny timeout is not 0
             // (which would mean "block forever").
+            // Checked: Duration::MAX rounds up past u64::MAX, and a wrapped
+            // {0, 0} would mean "no timeout".
+            let too_large = || io::Error::new(io::ErrorKind::InvalidInput, "timeout too large");
             let usec = d.subsec_nanos().div_ceil(1000);
             let (sec, usec) = if usec == 1_000_000 {
-                (d.as_secs() + 1, 0)
+                (d.as_secs().checked_add(1).ok_or_else(too_large)?, 0)
             } else {
                 (d.as_secs(), usec)
             };
-            let tv_sec = libc::time_t::try_from(sec)
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "timeout too large"))?;
+            let tv_sec = libc::time_t::try_from(sec).map_err(|_| too_large())?;
             Ok(libc::timeval {
                 tv_sec,
                 tv_usec: usec as libc::suseconds_t,
@@ -163,5 +169,27 @@ mod tests {
         assert_eq!((tv.tv_sec, tv.tv_usec), (2, 0));
         assert!(timeval_from(Some(Duration::ZERO)).is_err());
         assert_eq!(timeval_to(timeval_from(None).unwrap()), None);
+        // Rounding Duration::MAX up must not wrap to {0, 0}.
+        assert!(timeval_from(Some(Duration::MAX)).is_err());
+        // The largest time_t, and one microsecond (rounded up) past it.
+        let tv = timeval_from(Some(Duration::new(i64::MAX as u64, 999_999_000))).unwrap();
+        assert_eq!((tv.tv_sec, tv.tv_usec), (i64::MAX, 999_999));
+        let e = timeval_from(Some(Duration::new(i64::MAX as u64, 999_999_001))).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn secs_int_rounds_up_and_never_wraps() {
+        assert_eq!(secs_int(Duration::from_nanos(1), "").unwrap(), 1);
+        assert_eq!(secs_int(Duration::from_millis(1500), "").unwrap(), 2);
+        assert_eq!(secs_int(Duration::from_secs(3), "").unwrap(), 3);
+        // Duration::MAX rounded up does not fit: refused, not wrapped to 0
+        // (a zero linger resets the connection on close).
+        assert!(secs_int(Duration::MAX, "").is_err());
+        assert!(secs_int(Duration::from_secs(i32::MAX as u64 + 1), "").is_err());
+        assert_eq!(
+            secs_int(Duration::from_secs(i32::MAX as u64), "").unwrap(),
+            i32::MAX
+        );
     }
 }
