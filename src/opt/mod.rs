@@ -7,12 +7,47 @@
 //! The public methods on [`OwnedSocket`] turn C values into Rust types
 //! (`bool`, `Duration`, `Option<Duration>`...).
 //!
+//! The methods are grouped by level, each in its own file: `SOL_SOCKET`
+//! (socket(7)), `IPPROTO_IP` (ip(7)), `IPPROTO_IPV6` (ipv6(7)) and
+//! `IPPROTO_TCP` (tcp(7)). Each getter makes one `getsockopt`, each setter
+//! one `setsockopt`; input that cannot be said in the C type (a TTL above
+//! `i32::MAX`, a zero timeout that the kernel would read as "none") is
+//! refused with `InvalidInput` before any syscall.
+//!
+//! # Examples
+//!
+//! ```
+//! use baresock::{Domain, OwnedSocket, Protocol, Type};
+//! use std::time::Duration;
+//!
+//! let s = OwnedSocket::new(Domain::IPV4, Type::STREAM, Protocol::DEFAULT)?;
+//! s.set_nodelay(true)?;
+//! assert!(s.nodelay()?);
+//! s.set_recv_buffer_size(10_000)?;
+//! assert_eq!(s.recv_buffer_size()?, 20_000); // Linux doubles it
+//! s.set_read_timeout(Some(Duration::from_millis(1500)))?;
+//! assert_eq!(s.read_timeout()?, Some(Duration::from_millis(1500)));
+//! // SO_PEERCRED needs a Unix peer.
+//! let e = s.peer_cred().unwrap_err();
+//! assert_eq!(e.raw_os_error(), Some(libc::ENOTCONN));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
 //! # Errors common to every option
 //!
-//! - `ENOPROTOOPT`: the option is unknown at that level, or does not apply
-//!   to this socket (a TCP option on a UDP socket, an IPv6 option on an
-//!   IPv4 socket).
-//! - `EINVAL`: the value is out of range or the wrong size for the option.
+//! An option of a level the socket's protocol does not handle is refused,
+//! and the errno depends on which layer refuses it (Linux 6):
+//!
+//! | socket | asked | `getsockopt` | `setsockopt` |
+//! |---|---|---|---|
+//! | IPv4 (UDP, TCP) | a TCP option on UDP, an IPv6 option | `EOPNOTSUPP` | `ENOPROTOOPT` |
+//! | IPv6 UDP | a TCP option | `ENOPROTOOPT` | `ENOPROTOOPT` |
+//! | Unix | anything but `SOL_SOCKET` | `EOPNOTSUPP` | `EOPNOTSUPP` |
+//!
+//! - `ENOPROTOOPT` also comes from an option of the right level that the
+//!   protocol does not support (`IPV6_MULTICAST_HOPS` set on TCP).
+//! - `EINVAL`: the value is out of the range the kernel accepts; each
+//!   setter lists its range.
 //! - `EBADF` / `ENOTSOCK` cannot happen on an `OwnedSocket` holding a
 //!   socket.
 //!

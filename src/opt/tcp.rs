@@ -18,13 +18,15 @@ const TCP_USER_TIMEOUT: Opt<libc::c_uint> = opt(libc::IPPROTO_TCP, libc::TCP_USE
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TcpInfo {
-    /// Connection state (`TCP_ESTABLISHED` = 1, `TCP_LISTEN` = 10, ...).
+    /// Connection state: one of the constants below
+    /// ([`TcpInfo::ESTABLISHED`], [`TcpInfo::LISTEN`], ...).
     pub state: u8,
     /// Retransmissions of the current unacknowledged segment.
     pub retransmits: u8,
     /// Keepalive probes sent without answer.
     pub probes: u8,
-    /// Smoothed round-trip time.
+    /// Smoothed round-trip time (microsecond resolution; zero until a
+    /// segment has been acknowledged).
     pub rtt: Duration,
     /// Round-trip time variance.
     pub rttvar: Duration,
@@ -44,28 +46,59 @@ pub struct TcpInfo {
     pub lost: u32,
     /// Total retransmitted segments over the connection's life.
     pub total_retrans: u32,
-    /// Path MTU.
+    /// Path MTU, in bytes (for IPv4 at most 65,535, even over `lo`'s
+    /// 65,536-byte MTU).
     pub pmtu: u32,
 }
 
+/// The values of [`TcpInfo::state`], as in the kernel's
+/// `include/net/tcp_states.h` (libc does not export them).
 impl TcpInfo {
-    /// The state value of an established connection (`TCP_ESTABLISHED`).
+    /// `TCP_ESTABLISHED`: connected, data flows both ways.
     pub const ESTABLISHED: u8 = 1;
-    /// The state value of a listening socket (`TCP_LISTEN`).
-    pub const LISTEN: u8 = 10;
-    /// The state value after the peer's FIN (`TCP_CLOSE_WAIT`).
+    /// `TCP_SYN_SENT`: an active open sent its SYN and waits for SYN-ACK.
+    pub const SYN_SENT: u8 = 2;
+    /// `TCP_SYN_RECV`: a passive open answered a SYN with SYN-ACK.
+    pub const SYN_RECV: u8 = 3;
+    /// `TCP_FIN_WAIT1`: this end closed and sent its FIN.
+    pub const FIN_WAIT1: u8 = 4;
+    /// `TCP_FIN_WAIT2`: this end's FIN was acknowledged; waiting for the
+    /// peer's.
+    pub const FIN_WAIT2: u8 = 5;
+    /// `TCP_TIME_WAIT`: both FINs exchanged; lingering so late segments
+    /// die.
+    pub const TIME_WAIT: u8 = 6;
+    /// `TCP_CLOSE`: no connection (a new or failed socket).
+    pub const CLOSE: u8 = 7;
+    /// `TCP_CLOSE_WAIT`: the peer sent FIN (end of stream); this end has
+    /// not closed yet.
     pub const CLOSE_WAIT: u8 = 8;
+    /// `TCP_LAST_ACK`: both closed, waiting for the ACK of this end's FIN.
+    pub const LAST_ACK: u8 = 9;
+    /// `TCP_LISTEN`: a listening socket.
+    pub const LISTEN: u8 = 10;
+    /// `TCP_CLOSING`: both ends sent FIN at the same time.
+    pub const CLOSING: u8 = 11;
 }
 
-/// Socket options at level `IPPROTO_TCP`, sorted by C name.
+/// Socket options at level `IPPROTO_TCP`, sorted by C name. They apply to
+/// TCP sockets, IPv4 and IPv6 alike; asked of another socket they fail as
+/// the [module docs](crate::opt) say.
 impl OwnedSocket {
-    /// `getsockopt(fd, IPPROTO_TCP, TCP_INFO)` — the connection's state as
-    /// TCP sees it: round-trip time, congestion window, retransmits...
+    /// `getsockopt(fd, IPPROTO_TCP, TCP_INFO, &tcp_info)` — the
+    /// connection's state as TCP sees it: round-trip time, congestion
+    /// window, retransmits...
+    ///
+    /// Works on any TCP socket: a new one reports
+    /// [`TcpInfo::CLOSE`], a listener [`TcpInfo::LISTEN`], a connected one
+    /// [`TcpInfo::ESTABLISHED`] and its round-trip estimates once data has
+    /// been acknowledged.
     ///
     /// # Errors
     ///
-    /// `EOPNOTSUPP` / `ENOPROTOOPT` on a non-TCP socket; see the
-    /// [module docs](crate::opt).
+    /// Only on a socket that is not TCP: `EOPNOTSUPP` for IPv4 and Unix
+    /// sockets, `ENOPROTOOPT` for IPv6 ones (see the
+    /// [module docs](crate::opt)).
     #[doc(alias = "TCP_INFO")]
     pub fn tcp_info(&self) -> io::Result<TcpInfo> {
         let i = get(self, TCP_INFO)?;
@@ -87,44 +120,51 @@ impl OwnedSocket {
         })
     }
 
-    /// `getsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT)` — unanswered keepalive
-    /// probes before the connection is dropped.
+    /// `getsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT)` — how many unanswered
+    /// keepalive probes drop the connection
+    /// (`net.ipv4.tcp_keepalive_probes`, 9, unless set).
     ///
     /// # Errors
     ///
-    /// See the [module docs](crate::opt).
+    /// Only on a socket that is not TCP; see the [module docs](crate::opt).
     #[doc(alias = "TCP_KEEPCNT")]
     pub fn tcp_keepalive_count(&self) -> io::Result<u32> {
         get(self, TCP_KEEPCNT).map(|v| v as u32)
     }
 
-    /// `setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT)`.
+    /// `setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &int)` — how many
+    /// unanswered keepalive probes drop the connection (with
+    /// [`set_keepalive`](OwnedSocket::set_keepalive) on).
     ///
     /// # Errors
     ///
-    /// `EINVAL` for 0 or above 127; see the [module docs](crate::opt).
+    /// - `EINVAL`: 0 or above 127.
+    /// - `InvalidInput`: above `i32::MAX`, before any syscall.
     #[doc(alias = "TCP_KEEPCNT")]
     pub fn set_tcp_keepalive_count(&self, count: u32) -> io::Result<()> {
         set(self, TCP_KEEPCNT, to_int(count, "count too large")?)
     }
 
-    /// `getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE)` — idle time before the
-    /// first keepalive probe.
+    /// `getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE)` — how long a connection
+    /// stays idle before the first keepalive probe
+    /// (`net.ipv4.tcp_keepalive_time`, 7200 s, unless set).
     ///
     /// # Errors
     ///
-    /// See the [module docs](crate::opt).
+    /// Only on a socket that is not TCP; see the [module docs](crate::opt).
     #[doc(alias = "TCP_KEEPIDLE")]
     pub fn tcp_keepalive_idle(&self) -> io::Result<Duration> {
         get(self, TCP_KEEPIDLE).map(|v| Duration::from_secs(v.max(0) as u64))
     }
 
-    /// `setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE)` — in whole seconds,
-    /// rounded up.
+    /// `setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &int)` — how long a
+    /// connection stays idle before the first keepalive probe, in whole
+    /// seconds, rounded up (half a second is one, never zero).
     ///
     /// # Errors
     ///
-    /// `EINVAL` for zero or above 32767 s; see the [module docs](crate::opt).
+    /// - `EINVAL`: zero or above 32,767 s.
+    /// - `InvalidInput`: above `i32::MAX` s, before any syscall.
     #[doc(alias = "TCP_KEEPIDLE")]
     pub fn set_tcp_keepalive_idle(&self, idle: Duration) -> io::Result<()> {
         set(
@@ -134,23 +174,25 @@ impl OwnedSocket {
         )
     }
 
-    /// `getsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL)` — time between
-    /// keepalive probes.
+    /// `getsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL)` — the time between
+    /// keepalive probes (`net.ipv4.tcp_keepalive_intvl`, 75 s, unless
+    /// set).
     ///
     /// # Errors
     ///
-    /// See the [module docs](crate::opt).
+    /// Only on a socket that is not TCP; see the [module docs](crate::opt).
     #[doc(alias = "TCP_KEEPINTVL")]
     pub fn tcp_keepalive_interval(&self) -> io::Result<Duration> {
         get(self, TCP_KEEPINTVL).map(|v| Duration::from_secs(v.max(0) as u64))
     }
 
-    /// `setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL)` — in whole seconds,
-    /// rounded up.
+    /// `setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &int)` — the time
+    /// between keepalive probes, in whole seconds, rounded up.
     ///
     /// # Errors
     ///
-    /// `EINVAL` for zero or above 32767 s; see the [module docs](crate::opt).
+    /// - `EINVAL`: zero or above 32,767 s.
+    /// - `InvalidInput`: above `i32::MAX` s, before any syscall.
     #[doc(alias = "TCP_KEEPINTVL")]
     pub fn set_tcp_keepalive_interval(&self, interval: Duration) -> io::Result<()> {
         set(
@@ -160,23 +202,24 @@ impl OwnedSocket {
         )
     }
 
-    /// `getsockopt(fd, IPPROTO_TCP, TCP_NODELAY)`.
+    /// `getsockopt(fd, IPPROTO_TCP, TCP_NODELAY)` — whether Nagle's
+    /// algorithm is off.
     ///
     /// # Errors
     ///
-    /// See the [module docs](crate::opt).
+    /// Only on a socket that is not TCP; see the [module docs](crate::opt).
     #[doc(alias = "TCP_NODELAY")]
     pub fn nodelay(&self) -> io::Result<bool> {
         get_bool(self, TCP_NODELAY)
     }
 
-    /// `setsockopt(fd, IPPROTO_TCP, TCP_NODELAY)` — turn off Nagle's
-    /// algorithm: small sends go out at once instead of waiting to
-    /// coalesce.
+    /// `setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &int)` — turn off Nagle's
+    /// algorithm: small sends go out at once instead of waiting for the
+    /// previous segment's acknowledgement to coalesce with it.
     ///
     /// # Errors
     ///
-    /// See the [module docs](crate::opt).
+    /// Only on a socket that is not TCP; see the [module docs](crate::opt).
     #[doc(alias = "TCP_NODELAY")]
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
         set_bool(self, TCP_NODELAY, on)
@@ -184,23 +227,29 @@ impl OwnedSocket {
 
     /// `getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT)` — how long sent data
     /// may stay unacknowledged before the connection is dropped with
-    /// `ETIMEDOUT`; `None`: the system default.
+    /// `ETIMEDOUT`; `None` (the default): the kernel's retransmission
+    /// limits decide.
     ///
     /// # Errors
     ///
-    /// See the [module docs](crate::opt).
+    /// Only on a socket that is not TCP; see the [module docs](crate::opt).
     #[doc(alias = "TCP_USER_TIMEOUT")]
     pub fn tcp_user_timeout(&self) -> io::Result<Option<Duration>> {
         get(self, TCP_USER_TIMEOUT)
             .map(|ms| (ms != 0).then(|| Duration::from_millis(u64::from(ms))))
     }
 
-    /// `setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT)` — in milliseconds,
-    /// rounded up; `None` restores the default.
+    /// `setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uint)` — drop the
+    /// connection with `ETIMEDOUT` once sent data has stayed
+    /// unacknowledged this long (with keepalive on, it also bounds how long
+    /// probes go unanswered). In milliseconds, rounded up; `None` restores
+    /// the default.
     ///
     /// # Errors
     ///
-    /// `InvalidInput` above `i32::MAX` ms; see the [module docs](crate::opt).
+    /// `InvalidInput` above `i32::MAX` ms (the kernel refuses those with
+    /// `EINVAL`), before any syscall; otherwise see the
+    /// [module docs](crate::opt).
     #[doc(alias = "TCP_USER_TIMEOUT")]
     pub fn set_tcp_user_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         let ms = match timeout {
