@@ -39,27 +39,26 @@
 //! - the full backlog-0 listener: poll = 0 (timeout): `ETIMEDOUT`.
 //!
 //! Part 2, by hand, each on a `socket(..., SOCK_STREAM|SOCK_NONBLOCK|
-//! SOCK_CLOEXEC, ...)`:
+//! SOCK_CLOEXEC, ...)`, waiting with baresock's poll module (its `Poll`
+//! backend: `register` makes no syscall, each `wait` is one `poll`):
 //! - pending: `connect` = `EINPROGRESS`, `connect` = `EALREADY`,
+//!   `poll([{fd, POLLOUT|POLLWRNORM|POLLWRBAND}], 1, 100)` = 0 (not
+//!   writable yet; the poll module asks for every "writable" flag),
 //!   `getpeername` = `ENOTCONN`, `getsockopt(SO_ERROR)` = 0 (0 does not
 //!   mean connected!);
-//! - success: `connect` = `EINPROGRESS`, the wait (`getsockopt(SO_ERROR)`
-//!   and `getpeername` until one of them tells), `connect` = 0, `connect`
-//!   = `EISCONN`;
-//! - refused: `connect` = `EINPROGRESS`, the wait ends with SO_ERROR =
-//!   `ECONNREFUSED`, `connect` = `ECONNABORTED`, `connect` = `EINPROGRESS`;
+//! - success: `connect` = `EINPROGRESS`, `poll` = 1 (`POLLOUT`),
+//!   `getsockopt(SO_ERROR)` = 0, `getpeername` = 0, `connect` = 0,
+//!   `connect` = `EISCONN`;
+//! - refused: `connect` = `EINPROGRESS`, `poll` = 1
+//!   (`POLLOUT|POLLERR|POLLHUP`), `getsockopt(SO_ERROR)` = `ECONNREFUSED`,
+//!   `connect` = `ECONNABORTED`, `connect` = `EINPROGRESS`;
 //! - refused, asking `connect` instead of SO_ERROR: `connect` =
-//!   `ECONNREFUSED`.
-//!
-//! The wait in part 2 asks SO_ERROR and getpeername every millisecond
-//! (bounded): a stand-in for `poll(POLLOUT)`, which is what
-//! `connect_timeout` uses and what baresock's poll module offers a program
-//! that waits on many sockets.
+//!   `EINPROGRESS`, `poll` = 1, `connect` = `ECONNREFUSED`.
 //!
 //! # Run it
 //!
-//! `cargo run --example connect_timeout` (no arguments; about one second,
-//! most of it the two deliberate timeouts).
+//! `cargo run --example connect_timeout` (no arguments; under a second,
+//! most of it the deliberate timeouts).
 //!
 //! # What to look for in the trace
 //!
@@ -78,22 +77,28 @@
 //! - `poll([{fd=9, events=POLLOUT}], 1, 300) = 0 (Timeout)`: the deadline;
 //!   every path ends with `fcntl(N, F_SETFL, O_RDWR) = 0` (blocking again).
 //! - In part 2, `socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK,
-//!   IPPROTO_IP)` (no fcntl at all), and the repeated connects on one fd:
-//!   `= -1 EALREADY`; `= 0` then `= -1 EISCONN`; `= -1 ECONNABORTED` then
-//!   `= -1 EINPROGRESS`; `= -1 ECONNREFUSED`.
+//!   IPPROTO_IP)` (no fcntl at all); the poll module's `wait` as
+//!   `poll([{fd=9, events=POLLOUT|POLLWRNORM|POLLWRBAND}], 1, 1000) = 1
+//!   ([{fd=9, revents=POLLOUT|POLLERR|POLLHUP|POLLWRNORM}])` for the
+//!   refused ones; and the repeated connects on one fd: `= -1
+//!   EALREADY`; `= 0` then `= -1 EISCONN`; `= -1 ECONNABORTED` then `= -1
+//!   EINPROGRESS`; `= -1 ECONNREFUSED`.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::AsFd;
 use std::process::ExitCode;
-use std::thread;
 use std::time::{Duration, Instant};
 
+use baresock::poll::{Event, Events, Interest, Poll, Poller, Token};
 use baresock::{Domain, OwnedSocket, Protocol, SockAddr, Type};
 
 /// The deadline of a connect that should succeed or fail at once.
 const GENEROUS: Duration = Duration::from_secs(1);
 /// The deadline of the connects that are meant to time out.
 const SHORT: Duration = Duration::from_millis(300);
+/// How long part 2 looks at a pending connect before moving on.
+const PEEK: Duration = Duration::from_millis(100);
 
 fn main() -> ExitCode {
     if std::env::args().len() > 1 {
@@ -170,6 +175,9 @@ fn run() -> io::Result<()> {
     // connect on a nonblocking socket: the SYN is sent, the call returns.
     answer("connect", s.connect(&silent), Some(libc::EINPROGRESS))?;
     answer("connect again", s.connect(&silent), Some(libc::EALREADY))?;
+    let ready = wait_writable(&s, PEEK)?;
+    println!("poll(POLLOUT, 100 ms) = {}", ready_text(&ready));
+    check(ready.is_none(), "not writable while pending")?;
     answer(
         "getpeername",
         s.peer_addr().map(|_| ()),
@@ -185,9 +193,14 @@ fn run() -> io::Result<()> {
     println!("-- success (a listener) --");
     let s = nonblocking_tcp()?;
     answer("connect", s.connect(&up), Some(libc::EINPROGRESS))?;
-    let outcome = wait_for_outcome(&s, GENEROUS)?;
-    println!("waited: {}", outcome_text(&outcome));
-    check(matches!(outcome, Outcome::Connected(_)), "a connection")?;
+    let ready = wait_writable(&s, GENEROUS)?;
+    println!("poll(POLLOUT, 1 s) = {}", ready_text(&ready));
+    check(ready.is_some(), "writable")?;
+    // Writable: the handshake is over. SO_ERROR says how it ended.
+    let e = s.take_error()?;
+    check(e.is_none(), "SO_ERROR 0 after a good handshake")?;
+    println!("getsockopt(SO_ERROR) = 0: connected");
+    println!("getpeername = {}", show(&s.peer_addr()?));
     // Linux: the first connect after the handshake succeeded returns 0
     // and marks the socket connected; later ones say EISCONN.
     answer("connect again", s.connect(&up), None)?;
@@ -197,12 +210,21 @@ fn run() -> io::Result<()> {
     println!("-- refused (a port bound but not listening), outcome read from SO_ERROR --");
     let s = nonblocking_tcp()?;
     answer("connect", s.connect(&refused), Some(libc::EINPROGRESS))?;
-    let outcome = wait_for_outcome(&s, GENEROUS)?;
-    println!("waited: {}", outcome_text(&outcome));
-    check(
-        matches!(&outcome, Outcome::Failed(e) if e.raw_os_error() == Some(libc::ECONNREFUSED)),
-        "ECONNREFUSED from SO_ERROR",
-    )?;
+    let ready = wait_writable(&s, GENEROUS)?;
+    println!("poll(POLLOUT, 1 s) = {}", ready_text(&ready));
+    check(ready.is_some(), "writable")?;
+    // Writable here means "over", not "connected": SO_ERROR holds why.
+    match s.take_error()? {
+        Some(e) if e.raw_os_error() == Some(libc::ECONNREFUSED) => println!(
+            "getsockopt(SO_ERROR) = 0, value {}: refused",
+            errno_text(&e).trim_start_matches("-1 ")
+        ),
+        other => {
+            return Err(io::Error::other(format!(
+                "expected ECONNREFUSED, got {other:?}"
+            )));
+        }
+    }
     // SO_ERROR took the error; connect has nothing left to report but
     // that the attempt is over...
     answer(
@@ -221,9 +243,11 @@ fn run() -> io::Result<()> {
     println!("-- refused, outcome read by calling connect again --");
     let s = nonblocking_tcp()?;
     answer("connect", s.connect(&refused), Some(libc::EINPROGRESS))?;
-    // Wait without reading SO_ERROR (that would consume the answer), so
+    // Waiting reads nothing from the socket: the error stays pending, so
     // the next connect is the one to report it.
-    wait_writable_without_so_error(&s, GENEROUS)?;
+    let ready = wait_writable(&s, GENEROUS)?;
+    println!("poll(POLLOUT, 1 s) = {}", ready_text(&ready));
+    check(ready.is_some(), "writable")?;
     answer(
         "connect again",
         s.connect(&refused),
@@ -260,65 +284,56 @@ fn fill_queue(silent: &SockAddr) -> io::Result<Vec<OwnedSocket>> {
     ))
 }
 
-enum Outcome {
-    Connected(SockAddr),
-    Failed(io::Error),
-}
-
-/// Waits until the handshake has ended, then says how. Each round asks
-/// `getsockopt(SO_ERROR)` (an error: it failed) and `getpeername` (an
-/// address: it succeeded; `ENOTCONN`: still pending). A real program
-/// waits in `poll` for `POLLOUT` instead of sleeping, as
-/// `connect_timeout` does; the answers it reads afterwards are the same.
-fn wait_for_outcome(s: &OwnedSocket, limit: Duration) -> io::Result<Outcome> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(e) = s.take_error()? {
-            return Ok(Outcome::Failed(e));
-        }
-        match s.peer_addr() {
-            Ok(peer) => return Ok(Outcome::Connected(peer)),
-            Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {}
+/// Waits until `s` is writable, the portable way: poll(2) for `POLLOUT`,
+/// here through baresock's poll module (the `Poll` backend: `register`
+/// makes no syscall, each `wait` is one `poll`). A signal (EINTR) is not
+/// the end of the wait: ask again with the time that is left, as
+/// `connect_timeout` does. `None`: the time ran out.
+fn wait_writable(s: &OwnedSocket, limit: Duration) -> io::Result<Option<Event>> {
+    let mut poller = Poll::new();
+    poller.register(s.as_fd(), Token(0), Interest::WRITABLE)?;
+    let mut events = Events::with_capacity(1);
+    let deadline = Instant::now() + limit;
+    let mut ready = None;
+    // Bounded: each round either reports, times out, or was interrupted.
+    for _ in 0..100 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match poller.wait(&mut events, Some(left)) {
+            Ok(_) => {
+                ready = events.iter().next().copied();
+                if ready.is_some() || left.is_zero() {
+                    break;
+                }
+                // 0 events with time left: the timeout, rounded; go round
+                // once more with what is left (nothing, or a sliver).
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
-        thread::sleep(Duration::from_millis(1));
     }
-    Err(io::Error::new(
-        io::ErrorKind::TimedOut,
-        "handshake still pending",
-    ))
+    // Deregister before the socket can be closed: the poller keeps the
+    // fd's number, not the fd.
+    poller.deregister(s.as_fd())?;
+    Ok(ready)
 }
 
-/// Waits until the handshake has ended without reading SO_ERROR: the
-/// connection's state is visible in TCP_INFO (`getsockopt(IPPROTO_TCP,
-/// TCP_INFO)`), which leaves the pending error in place.
-fn wait_writable_without_so_error(s: &OwnedSocket, limit: Duration) -> io::Result<()> {
-    const TCP_SYN_SENT: u8 = 2;
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        let state = s.tcp_info()?.state;
-        if state != TCP_SYN_SENT {
-            println!("waited: TCP_INFO state {state} (no longer SYN_SENT)");
-            return Ok(());
+/// What poll saw, in strace's words.
+fn ready_text(ready: &Option<Event>) -> String {
+    match ready {
+        None => "0 (Timeout): not writable, the handshake is still going".to_string(),
+        Some(ev) => {
+            let mut flags = Vec::new();
+            if ev.is_writable() {
+                flags.push("POLLOUT");
+            }
+            if ev.is_error() {
+                flags.push("POLLERR");
+            }
+            if ev.is_hangup() {
+                flags.push("POLLHUP");
+            }
+            format!("1 ({}): the handshake is over", flags.join("|"))
         }
-        thread::sleep(Duration::from_millis(1));
-    }
-    Err(io::Error::new(
-        io::ErrorKind::TimedOut,
-        "handshake still pending",
-    ))
-}
-
-fn outcome_text(o: &Outcome) -> String {
-    match o {
-        Outcome::Connected(peer) => {
-            format!("getpeername = {} and SO_ERROR = 0: connected", show(peer))
-        }
-        // strace shows the value as [ECONNREFUSED]: a value, not a failure.
-        Outcome::Failed(e) => format!(
-            "getsockopt(SO_ERROR) = 0, value {}: failed",
-            errno_text(e).trim_start_matches("-1 ")
-        ),
     }
 }
 
