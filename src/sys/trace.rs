@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Only the syscall layer formats anything: each wrapper in `src/sys/`
-//! hands its arguments and result to [`trace!`](crate::sys), and no code
+//! hands its arguments and result to its `strace!` macro, and no code
 //! above it knows the trace exists. Compiled without the feature, the
 //! macro expands to nothing: no branch, no field, no code.
 //!
