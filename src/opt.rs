@@ -1,6 +1,6 @@
 //! Typed socket options: `getsockopt(2)` and `setsockopt(2)`.
 //!
-//! Each option is a constant [`Opt<T>`] that ties the C level and name to
+//! Each option is a constant `Opt<T>` that ties the C level and name to
 //! the C value type, so the two generic calls below are the only place the
 //! crate calls getsockopt and setsockopt, and every call site is safe.
 //! The public methods on [`OwnedSocket`] turn C values into Rust types
