@@ -212,7 +212,8 @@ pub enum Cmsg<'a> {
     Ttl(i32),
     /// IPV6_HOPLIMIT: the received packet's hop limit.
     HopLimit(i32),
-    /// IP_TOS: the received packet's type-of-service byte.
+    /// IP_TOS: the type-of-service byte. Received it is one byte; sent
+    /// ([`CmsgWriter::ip_tos`]) it is an `int` from 0 to 255: both decode.
     Tos(u8),
     /// IPV6_TCLASS: the received packet's traffic class.
     TrafficClass(i32),
@@ -221,6 +222,9 @@ pub enum Cmsg<'a> {
     TimestampNs(Duration),
     /// UDP_GRO: the segment size of a coalesced receive.
     UdpGro(i32),
+    /// UDP_SEGMENT: the GSO segment size of a send (what
+    /// [`CmsgWriter::udp_segment`] writes; the kernel never sends it).
+    UdpSegment(u16),
     /// IP_RECVERR / IPV6_RECVERR: an entry of the error queue.
     RecvErr(ExtendedError),
     /// Anything else, kept as it came.
@@ -338,11 +342,19 @@ fn ne_u32(b: &[u8]) -> u32 {
     u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
 }
 
-fn ne_i64(b: &[u8]) -> i64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[..8]);
-    i64::from_ne_bytes(a)
+/// A signed native-endian integer of 4 or 8 bytes (a `time_t` or a
+/// `long`, whose width depends on the target).
+fn ne_signed(b: &[u8]) -> i64 {
+    match *b {
+        [a, b, c, d] => i64::from(i32::from_ne_bytes([a, b, c, d])),
+        [a, b, c, d, e, f, g, h] => i64::from_ne_bytes([a, b, c, d, e, f, g, h]),
+        // Only called with the widths of time_t and long.
+        _ => 0,
+    }
 }
+
+static_assertions::const_assert!(size_of::<libc::time_t>() == 4 || size_of::<libc::time_t>() == 8);
+static_assertions::const_assert!(size_of::<libc::c_long>() == 4 || size_of::<libc::c_long>() == 8);
 
 /// One record's framing: (level, type, payload range) in the buffer.
 type Frame = (i32, i32, std::ops::Range<usize>);
@@ -393,6 +405,16 @@ impl Iterator for Frames<'_> {
     }
 }
 
+/// The offset of every fd slot (4 bytes) of every SCM_RIGHTS record in
+/// `bytes`, in order, up to the first framing error. Pure: it finds the
+/// numbers, it never touches an fd.
+fn fd_slots(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    frames(bytes)
+        .map_while(Result::ok)
+        .filter(|(level, kind, _)| (*level, *kind) == (libc::SOL_SOCKET, libc::SCM_RIGHTS))
+        .flat_map(|(_, _, r)| (r.start..r.end.saturating_sub(FD_LEN - 1)).step_by(FD_LEN))
+}
+
 fn frames(bytes: &[u8]) -> Frames<'_> {
     Frames {
         bytes,
@@ -440,7 +462,10 @@ fn decode_one(level: i32, kind: i32, d: &[u8]) -> Result<Cmsg<'_>, CmsgError> {
         kind,
         len: d.len(),
     };
-    let need = |n: usize| if d.len() >= n { Ok(()) } else { Err(bad()) };
+    // The kernel sends each known type with exactly its C struct's size; any
+    // other size (a truncated record under MSG_CTRUNC, or foreign bytes) is
+    // refused rather than half-read.
+    let exact = |n: usize| if d.len() == n { Ok(()) } else { Err(bad()) };
     Ok(match (level, kind) {
         (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
             if d.len() % FD_LEN != 0 {
@@ -449,7 +474,7 @@ fn decode_one(level: i32, kind: i32, d: &[u8]) -> Result<Cmsg<'_>, CmsgError> {
             Cmsg::Rights(Fds { bytes: d })
         }
         (libc::SOL_SOCKET, libc::SCM_CREDENTIALS) => {
-            need(size_of::<libc::ucred>())?;
+            exact(size_of::<libc::ucred>())?;
             Cmsg::Credentials(Credentials {
                 pid: ne_i32(d),
                 uid: ne_u32(&d[4..]),
@@ -457,16 +482,19 @@ fn decode_one(level: i32, kind: i32, d: &[u8]) -> Result<Cmsg<'_>, CmsgError> {
             })
         }
         (libc::SOL_SOCKET, libc::SO_TIMESTAMPNS) => {
-            need(size_of::<libc::timespec>())?;
-            let secs = ne_i64(d);
-            let nanos = ne_i64(&d[8..]);
+            // struct timespec { time_t tv_sec; long tv_nsec; }, with the
+            // target's widths.
+            exact(size_of::<libc::timespec>())?;
+            let nsec_at = std::mem::offset_of!(libc::timespec, tv_nsec);
+            let secs = ne_signed(&d[..size_of::<libc::time_t>()]);
+            let nanos = ne_signed(&d[nsec_at..nsec_at + size_of::<libc::c_long>()]);
             if secs < 0 || !(0..1_000_000_000).contains(&nanos) {
                 return Err(bad());
             }
             Cmsg::TimestampNs(Duration::new(secs as u64, nanos as u32))
         }
         (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
-            need(size_of::<libc::in_pktinfo>())?;
+            exact(size_of::<libc::in_pktinfo>())?;
             Cmsg::PktInfoV4 {
                 ifindex: ne_i32(d),
                 spec_dst: Ipv4Addr::new(d[4], d[5], d[6], d[7]),
@@ -474,15 +502,20 @@ fn decode_one(level: i32, kind: i32, d: &[u8]) -> Result<Cmsg<'_>, CmsgError> {
             }
         }
         (libc::IPPROTO_IP, libc::IP_TTL) => {
-            need(4)?;
+            exact(4)?;
             Cmsg::Ttl(ne_i32(d))
         }
-        (libc::IPPROTO_IP, libc::IP_TOS) => {
-            need(1)?;
-            Cmsg::Tos(d[0])
-        }
+        (libc::IPPROTO_IP, libc::IP_TOS) => match d.len() {
+            // Received: the header's byte, as the kernel puts it (one byte).
+            1 => Cmsg::Tos(d[0]),
+            // Sent (CmsgWriter::ip_tos), and accepted by the kernel: an int
+            // from 0 to 255. Read as an int, so big-endian targets get the
+            // value and not its high byte.
+            4 => Cmsg::Tos(u8::try_from(ne_i32(d)).map_err(|_| bad())?),
+            _ => return Err(bad()),
+        },
         (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
-            need(size_of::<libc::in6_pktinfo>())?;
+            exact(size_of::<libc::in6_pktinfo>())?;
             let mut o = [0u8; 16];
             o.copy_from_slice(&d[..16]);
             Cmsg::PktInfoV6 {
@@ -491,22 +524,29 @@ fn decode_one(level: i32, kind: i32, d: &[u8]) -> Result<Cmsg<'_>, CmsgError> {
             }
         }
         (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
-            need(4)?;
+            exact(4)?;
             Cmsg::HopLimit(ne_i32(d))
         }
         (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) => {
-            need(4)?;
+            exact(4)?;
             Cmsg::TrafficClass(ne_i32(d))
         }
         (libc::SOL_UDP, libc::UDP_GRO) => {
-            need(4)?;
+            exact(4)?;
             Cmsg::UdpGro(ne_i32(d))
         }
+        (libc::SOL_UDP, libc::UDP_SEGMENT) => {
+            exact(2)?;
+            Cmsg::UdpSegment(u16::from_ne_bytes([d[0], d[1]]))
+        }
         (libc::IPPROTO_IP, libc::IP_RECVERR) | (libc::IPPROTO_IPV6, libc::IPV6_RECVERR) => {
+            // struct sock_extended_err, then SO_EE_OFFENDER: a sockaddr_in
+            // (IP_RECVERR) or sockaddr_in6 (IPV6_RECVERR), AF_UNSPEC when
+            // there is none.
             let ee = size_of::<libc::sock_extended_err>();
-            need(ee)?;
-            // SO_EE_OFFENDER: a sockaddr right after the struct; AF_UNSPEC
-            // (family 0) or missing when there is none.
+            if d.len() < ee {
+                return Err(bad());
+            }
             let offender =
                 match addr::decode(&d[ee..(ee + size_of::<libc::sockaddr_in6>()).min(d.len())]) {
                     Ok(Addr::V4(a)) => Some(SocketAddr::V4(a)),
@@ -757,11 +797,7 @@ impl Iterator for TakeFds<'_> {
         // hundred fds at most, and a walk that keeps no state cannot get out
         // of step with the bytes.
         let bytes = &*self.bytes;
-        let slot = frames(bytes)
-            .map_while(Result::ok)
-            .filter(|(level, kind, _)| (*level, *kind) == (libc::SOL_SOCKET, libc::SCM_RIGHTS))
-            .flat_map(|(_, _, r)| (r.start..r.end.saturating_sub(FD_LEN - 1)).step_by(FD_LEN))
-            .find(|&s| ne_i32(&bytes[s..]) >= 0)?;
+        let slot = fd_slots(bytes).find(|&s| ne_i32(&bytes[s..]) >= 0)?;
         let raw = ne_i32(&self.bytes[slot..]);
         self.bytes[slot..slot + FD_LEN].copy_from_slice(&(-1 as RawFd).to_ne_bytes());
         // SAFETY: Control is built only from control data the kernel wrote
@@ -1275,62 +1311,389 @@ impl OwnedSocket {
 
 #[cfg(test)]
 mod tests {
+    //! Pure tests of the walker, parser and builder: no syscall, so Miri
+    //! can run them (`cargo +nightly miri test --lib msg::`).
     use super::*;
+
+    fn record(level: i32, kind: i32, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0u8; cmsg_space(payload.len())];
+        let mut w = CmsgWriter::new(&mut v);
+        w.push(level, kind, payload).unwrap();
+        v
+    }
+
+    fn with_len(len: usize, total: usize) -> Vec<u8> {
+        let mut b = vec![0u8; total];
+        b[..HDR.min(total)].fill(0);
+        if total >= size_of::<usize>() {
+            b[..size_of::<usize>()].copy_from_slice(&len.to_ne_bytes());
+        }
+        b
+    }
+
+    /// Walks `bytes` and checks the invariants any input must keep: a
+    /// bounded number of items, at most one framing error and only last,
+    /// and every borrowed payload inside `bytes`.
+    fn walk_checked(bytes: &[u8]) -> Vec<Result<Cmsg<'_>, CmsgError>> {
+        let items: Vec<_> = parse(bytes).take(bytes.len() / HDR + 2).collect();
+        assert!(items.len() <= bytes.len() / HDR, "{} items", items.len());
+        let range = bytes.as_ptr_range();
+        for (i, it) in items.iter().enumerate() {
+            let inside = |d: &[u8]| {
+                let r = d.as_ptr_range();
+                assert!(range.start <= r.start && r.end <= range.end);
+            };
+            match it {
+                Ok(Cmsg::Other { data, .. }) => inside(data),
+                Ok(Cmsg::Rights(f)) => {
+                    inside(f.bytes);
+                    assert_eq!(f.iter().count(), f.len());
+                }
+                Err(CmsgError::BadHeaderLen { .. } | CmsgError::Truncated { .. }) => {
+                    assert_eq!(i, items.len() - 1, "a framing error ends the walk")
+                }
+                _ => {}
+            }
+        }
+        // The fd-slot finder agrees with the walk and stays in bounds.
+        for s in fd_slots(bytes) {
+            assert!(s + FD_LEN <= bytes.len());
+        }
+        let rights: usize = items
+            .iter()
+            .map(|r| match r {
+                Ok(Cmsg::Rights(f)) => f.len(),
+                _ => 0,
+            })
+            .sum();
+        assert!(fd_slots(bytes).count() >= rights);
+        items
+    }
 
     #[test]
     fn hostile_lengths_stop_cleanly() {
-        // cmsg_len smaller than a header: one error, then the end.
-        let mut b = [0u8; 64];
-        b[..8].copy_from_slice(&3usize.to_ne_bytes());
-        let v: Vec<_> = parse(&b).collect();
-        assert_eq!(v, vec![Err(CmsgError::BadHeaderLen { at: 0, len: 3 })]);
-        // cmsg_len past the end.
-        b[..8].copy_from_slice(&1000usize.to_ne_bytes());
-        let v: Vec<_> = parse(&b).collect();
-        assert!(matches!(v[..], [Err(CmsgError::Truncated { .. })]));
-        // usize::MAX must not overflow the walk.
-        b[..8].copy_from_slice(&usize::MAX.to_ne_bytes());
-        assert_eq!(parse(&b).count(), 1);
+        for total in [HDR, HDR + 4, 64, 4096] {
+            // Smaller than a header: one error, then the end (going on
+            // could loop forever on cmsg_len 0).
+            for len in [0, 1, 3, HDR - 1] {
+                let b = with_len(len, total);
+                assert_eq!(
+                    walk_checked(&b),
+                    vec![Err(CmsgError::BadHeaderLen { at: 0, len })]
+                );
+            }
+            // Exactly a header: an empty payload, then the rest walks on.
+            let b = with_len(HDR, total);
+            assert!(matches!(
+                walk_checked(&b)[0],
+                Ok(Cmsg::Other {
+                    level: 0,
+                    kind: 0,
+                    data: []
+                })
+            ));
+            // Past the end, including lengths that overflow when aligned.
+            for len in [
+                total + 1,
+                total + ALIGN,
+                1 << 40,
+                usize::MAX / 2,
+                usize::MAX - ALIGN,
+                usize::MAX - 1,
+                usize::MAX,
+            ] {
+                let b = with_len(len, total);
+                assert_eq!(
+                    walk_checked(&b),
+                    vec![Err(CmsgError::Truncated {
+                        at: 0,
+                        len,
+                        available: total
+                    })]
+                );
+            }
+        }
+        // Shorter than a header: nothing at all.
+        for total in 0..HDR {
+            assert!(walk_checked(&vec![0xff; total]).is_empty());
+        }
+        // A valid record followed by a hostile one: the first still comes.
+        let mut b = record(libc::IPPROTO_IP, libc::IP_TTL, &64i32.to_ne_bytes());
+        b.extend_from_slice(&with_len(usize::MAX, HDR));
+        let v = walk_checked(&b);
+        assert_eq!(v[0], Ok(Cmsg::Ttl(64)));
+        assert!(matches!(v[1], Err(CmsgError::Truncated { at: 24, .. })));
+    }
+
+    #[test]
+    fn a_last_record_without_its_padding_is_whole() {
+        // The kernel's returned length may stop right after the payload.
+        let b = record(libc::IPPROTO_IP, libc::IP_TOS, &[0x28]);
+        assert_eq!(walk_checked(&b[..cmsg_len(1)]), vec![Ok(Cmsg::Tos(0x28))]);
+    }
+
+    fn sample() -> Vec<u8> {
+        let stdin = std::io::stdin();
+        let mut buf = vec![0u8; 512];
+        let mut w = CmsgWriter::new(&mut buf);
+        w.rights(&[stdin.as_fd(), stdin.as_fd(), stdin.as_fd()])
+            .unwrap();
+        w.credentials(Credentials {
+            pid: 7,
+            uid: 8,
+            gid: 9,
+        })
+        .unwrap();
+        w.pktinfo_v4(1, Ipv4Addr::new(127, 0, 0, 2)).unwrap();
+        w.ip_tos(0xb8).unwrap();
+        w.pktinfo_v6(Ipv6Addr::LOCALHOST, 1).unwrap();
+        w.ipv6_tclass(0x20).unwrap();
+        w.udp_segment(1400).unwrap();
+        w.push(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &{
+            let mut t = [0u8; size_of::<libc::timespec>()];
+            t[..size_of::<libc::time_t>()]
+                .copy_from_slice(&(1_700_000_000 as libc::time_t).to_ne_bytes());
+            let at = std::mem::offset_of!(libc::timespec, tv_nsec);
+            t[at..at + size_of::<libc::c_long>()]
+                .copy_from_slice(&(5 as libc::c_long).to_ne_bytes());
+            t
+        })
+        .unwrap();
+        w.push(12345, 678, b"opaque").unwrap();
+        let n = w.as_bytes().len();
+        buf.truncate(n);
+        buf
     }
 
     #[test]
     fn writer_and_parser_agree() {
-        let mut buf = CmsgBuffer::<
-            { SPACE_PKTINFO_V4 + SPACE_INT + SPACE_UDP_SEGMENT + SPACE_PKTINFO_V6 },
-        >::new();
-        let mut w = CmsgWriter::new(buf.as_mut_slice());
-        w.pktinfo_v4(1, Ipv4Addr::LOCALHOST).unwrap();
-        w.ip_tos(0x20).unwrap();
-        w.udp_segment(1000).unwrap();
-        w.pktinfo_v6(Ipv6Addr::LOCALHOST, 1).unwrap();
-        assert!(w.ip_tos(1).is_err(), "full buffer must refuse");
-        let v: Vec<_> = parse(w.as_bytes()).collect::<Result<_, _>>().unwrap();
+        let b = sample();
+        let v: Vec<_> = parse(&b).collect::<Result<_, _>>().unwrap();
+        assert_eq!(v.len(), 9);
+        assert!(matches!(v[0], Cmsg::Rights(f) if f.iter().eq([0, 0, 0])));
         assert_eq!(
+            v[1..],
+            [
+                Cmsg::Credentials(Credentials {
+                    pid: 7,
+                    uid: 8,
+                    gid: 9
+                }),
+                Cmsg::PktInfoV4 {
+                    ifindex: 1,
+                    spec_dst: Ipv4Addr::new(127, 0, 0, 2),
+                    addr: Ipv4Addr::UNSPECIFIED
+                },
+                Cmsg::Tos(0xb8),
+                Cmsg::PktInfoV6 {
+                    addr: Ipv6Addr::LOCALHOST,
+                    ifindex: 1
+                },
+                Cmsg::TrafficClass(0x20),
+                Cmsg::UdpSegment(1400),
+                Cmsg::TimestampNs(Duration::new(1_700_000_000, 5)),
+                Cmsg::Other {
+                    level: 12345,
+                    kind: 678,
+                    data: b"opaque"
+                },
+            ]
+        );
+        assert_eq!(fd_slots(&b).count(), 3);
+    }
+
+    #[test]
+    fn every_truncation_of_a_valid_buffer() {
+        let b = sample();
+        let full: Vec<_> = parse(&b).collect();
+        for cut in 0..=b.len() {
+            let v = walk_checked(&b[..cut]);
+            // What comes out is a prefix of the full walk, then at most one
+            // error: a framing error, or a bad payload for the record the
+            // cut went through.
+            let ok = v.iter().take_while(|r| r.is_ok()).count();
+            assert_eq!(v[..ok], full[..ok], "cut {cut}");
+            assert!(v.len() <= ok + 1, "cut {cut}: {v:?}");
+        }
+    }
+
+    #[test]
+    fn writer_refuses_what_does_not_fit_and_writes_nothing() {
+        let mut buf = [0xaau8; SPACE_INT + SPACE_INT - 1];
+        let mut w = CmsgWriter::new(&mut buf);
+        w.ip_tos(1).unwrap();
+        let e = w.ip_tos(2).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(w.as_bytes().len(), SPACE_INT);
+        assert!(buf[SPACE_INT..].iter().all(|&x| x == 0xaa));
+        // 254 fds: refused before anything is written (SCM_MAX_FD is 253).
+        let stdin = std::io::stdin();
+        let many = [stdin.as_fd(); 254];
+        let mut big = vec![0u8; space_for_fds(254)];
+        let mut w = CmsgWriter::new(&mut big);
+        assert_eq!(
+            w.rights(&many).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        w.rights(&many[..253]).unwrap();
+        assert_eq!(w.as_bytes().len(), space_for_fds(253));
+    }
+
+    #[test]
+    fn ip_tos_in_both_widths() {
+        let one = record(libc::IPPROTO_IP, libc::IP_TOS, &[0xfc]);
+        assert_eq!(walk_checked(&one), vec![Ok(Cmsg::Tos(0xfc))]);
+        let int = record(libc::IPPROTO_IP, libc::IP_TOS, &0xfci32.to_ne_bytes());
+        assert_eq!(walk_checked(&int), vec![Ok(Cmsg::Tos(0xfc))]);
+        for bad in [
+            &256i32.to_ne_bytes()[..],
+            &(-1i32).to_ne_bytes(),
+            &[1, 2],
+            &[],
+        ] {
+            let b = record(libc::IPPROTO_IP, libc::IP_TOS, bad);
+            assert_eq!(
+                walk_checked(&b),
+                vec![Err(CmsgError::BadPayload {
+                    level: libc::IPPROTO_IP,
+                    kind: libc::IP_TOS,
+                    len: bad.len()
+                })]
+            );
+        }
+    }
+
+    #[test]
+    fn known_types_with_wrong_sizes_are_bad_payloads_and_the_walk_goes_on() {
+        let kinds = [
+            (libc::SOL_SOCKET, libc::SCM_RIGHTS, 3),
+            (libc::SOL_SOCKET, libc::SCM_CREDENTIALS, 11),
+            (libc::SOL_SOCKET, libc::SCM_CREDENTIALS, 13),
+            (libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 8),
+            (libc::IPPROTO_IP, libc::IP_PKTINFO, 8),
+            (libc::IPPROTO_IP, libc::IP_TTL, 1),
+            (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, 16),
+            (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT, 8),
+            (libc::IPPROTO_IPV6, libc::IPV6_TCLASS, 2),
+            (libc::SOL_UDP, libc::UDP_GRO, 0),
+            (libc::SOL_UDP, libc::UDP_SEGMENT, 4),
+            (libc::IPPROTO_IP, libc::IP_RECVERR, 15),
+            (libc::IPPROTO_IPV6, libc::IPV6_RECVERR, 0),
+        ];
+        for (level, kind, len) in kinds {
+            let mut b = record(level, kind, &vec![0x11; len]);
+            b.extend(record(libc::IPPROTO_IP, libc::IP_TTL, &9i32.to_ne_bytes()));
+            assert_eq!(
+                walk_checked(&b),
+                vec![
+                    Err(CmsgError::BadPayload { level, kind, len }),
+                    Ok(Cmsg::Ttl(9))
+                ]
+            );
+        }
+        // A timestamp with nanoseconds out of range is refused too.
+        let mut t = [0u8; size_of::<libc::timespec>()];
+        let at = std::mem::offset_of!(libc::timespec, tv_nsec);
+        t[at..at + size_of::<libc::c_long>()]
+            .copy_from_slice(&(1_000_000_000 as libc::c_long).to_ne_bytes());
+        let b = record(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &t);
+        assert!(matches!(
+            walk_checked(&b)[..],
+            [Err(CmsgError::BadPayload { .. })]
+        ));
+    }
+
+    #[test]
+    fn recverr_offender_is_read_within_the_record_only() {
+        let ee = size_of::<libc::sock_extended_err>();
+        let mut p = vec![0u8; ee + size_of::<libc::sockaddr_in>()];
+        p[..4].copy_from_slice(&(libc::ECONNREFUSED as u32).to_ne_bytes());
+        p[4] = libc::SO_EE_ORIGIN_ICMP;
+        p[5] = 3;
+        p[6] = 3;
+        p[ee..ee + 2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        p[ee + 4..ee + 8].copy_from_slice(&[127, 0, 0, 1]);
+        let b = record(libc::IPPROTO_IP, libc::IP_RECVERR, &p);
+        let v = walk_checked(&b);
+        let Ok(Cmsg::RecvErr(e)) = v[0] else {
+            panic!("{v:?}")
+        };
+        assert_eq!(e.errno, libc::ECONNREFUSED);
+        assert_eq!(e.offender, Some("127.0.0.1:0".parse().unwrap()));
+        // The same record cut inside the sockaddr: the error is still read,
+        // the offender is not.
+        let b = record(libc::IPPROTO_IP, libc::IP_RECVERR, &p[..ee + 8]);
+        let v = walk_checked(&b);
+        assert!(matches!(
             v[0],
-            Cmsg::PktInfoV4 {
-                ifindex: 1,
-                spec_dst: Ipv4Addr::LOCALHOST,
-                addr: Ipv4Addr::UNSPECIFIED
+            Ok(Cmsg::RecvErr(ExtendedError { offender: None, .. }))
+        ));
+    }
+
+    /// xorshift64*: a deterministic PRNG, so a failure replays exactly.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic_nor_escape_the_slice() {
+        let iterations = if cfg!(miri) { 500 } else { 100_000 };
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let levels = [
+            libc::SOL_SOCKET,
+            libc::IPPROTO_IP,
+            libc::IPPROTO_IPV6,
+            libc::SOL_UDP,
+            7,
+        ];
+        let kinds: [i32; 12] = [1, 2, 7, 8, 11, 25, 35, 50, 67, 103, 104, 999];
+        let mut buf = [0u8; 256];
+        let mut seen_ok = 0usize;
+        let mut seen_err = [0usize; 3];
+        for _ in 0..iterations {
+            let len = rng.below(buf.len() as u64 + 1) as usize;
+            for b in buf[..len].iter_mut() {
+                *b = rng.next() as u8;
             }
-        );
-        // IP_TOS as sent is an int; as received it is a byte: the parser
-        // reads the first byte, which is the value on little-endian only,
-        // so compare through the level/type.
-        assert!(matches!(v[1], Cmsg::Tos(_)));
-        assert_eq!(
-            v[2],
-            Cmsg::Other {
-                level: libc::SOL_UDP,
-                kind: libc::UDP_SEGMENT,
-                data: &1000u16.to_ne_bytes()
+            // Half the time, plant plausible headers at aligned offsets so
+            // the walk gets past the first record.
+            if rng.below(2) == 0 {
+                let mut at = 0;
+                while at + HDR <= len {
+                    let plen = match rng.below(8) {
+                        0 => rng.next() as usize,
+                        1 => HDR - 1 - rng.below(HDR as u64) as usize,
+                        _ => HDR + rng.below(48) as usize,
+                    };
+                    buf[at..at + size_of::<usize>()].copy_from_slice(&plen.to_ne_bytes());
+                    let level = levels[rng.below(levels.len() as u64) as usize];
+                    let kind = kinds[rng.below(kinds.len() as u64) as usize];
+                    buf[at + LEVEL_AT..at + LEVEL_AT + 4].copy_from_slice(&level.to_ne_bytes());
+                    buf[at + TYPE_AT..at + TYPE_AT + 4].copy_from_slice(&kind.to_ne_bytes());
+                    at = at.saturating_add(align(plen.min(1 << 20)).max(HDR));
+                }
             }
-        );
-        assert_eq!(
-            v[3],
-            Cmsg::PktInfoV6 {
-                addr: Ipv6Addr::LOCALHOST,
-                ifindex: 1
+            for r in walk_checked(&buf[..len]) {
+                match r {
+                    Ok(_) => seen_ok += 1,
+                    Err(CmsgError::BadHeaderLen { .. }) => seen_err[0] += 1,
+                    Err(CmsgError::Truncated { .. }) => seen_err[1] += 1,
+                    Err(CmsgError::BadPayload { .. }) => seen_err[2] += 1,
+                }
             }
-        );
+        }
+        // The planted headers took the walk deep: records decoded, and
+        // every kind of refusal met.
+        assert!(seen_ok > iterations / 4, "{seen_ok}");
+        assert!(seen_err.iter().all(|&n| n > 0), "{seen_err:?}");
     }
 }
