@@ -32,14 +32,8 @@
 //! [udp(7)](https://man7.org/linux/man-pages/man7/udp.7.html),
 //! [sendmmsg(2)](https://man7.org/linux/man-pages/man2/sendmmsg.2.html),
 //! [recvmmsg(2)](https://man7.org/linux/man-pages/man2/recvmmsg.2.html)
-// Adopting the fds the kernel passed in SCM_RIGHTS, and handing the
-// kernel arrays of message headers whose pointers borrow caller memory,
-// are the unsafe operations of this module.
-#![allow(unsafe_code)]
-
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut};
-use std::marker::PhantomData;
 use std::mem::size_of;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -48,18 +42,12 @@ use std::time::Duration;
 use crate::addr::{self, Addr};
 use crate::{MsgFlags, OwnedSocket, SockAddr, sys};
 
-const HDR: usize = size_of::<libc::cmsghdr>();
-const ALIGN: usize = size_of::<usize>();
-const LEVEL_AT: usize = size_of::<usize>();
-const TYPE_AT: usize = LEVEL_AT + size_of::<libc::c_int>();
-const FD_LEN: usize = size_of::<RawFd>();
-
-static_assertions::const_assert_eq!(HDR, size_of::<usize>() + 2 * size_of::<libc::c_int>());
-static_assertions::assert_eq_size!(libc::cmsghdr, [usize; 2]);
-
-const fn align(len: usize) -> usize {
-    (len + ALIGN - 1) & !(ALIGN - 1)
-}
+#[cfg(test)]
+use crate::sys::msg::{ALIGN, fd_slots};
+use crate::sys::msg::{
+    FD_LEN, FrameError, HDR, KernelControl, LEVEL_AT, TYPE_AT, align, frames, ne_i32,
+};
+pub use crate::sys::msg::{RecvMmsgHdr, SendMmsgHdr};
 
 /// `CMSG_LEN(payload)`: the `cmsg_len` of a message with `payload` bytes.
 pub const fn cmsg_len(payload: usize) -> usize {
@@ -328,16 +316,6 @@ impl fmt::Display for CmsgError {
 
 impl std::error::Error for CmsgError {}
 
-fn ne_usize(b: &[u8]) -> usize {
-    let mut a = [0u8; size_of::<usize>()];
-    a.copy_from_slice(&b[..size_of::<usize>()]);
-    usize::from_ne_bytes(a)
-}
-
-fn ne_i32(b: &[u8]) -> i32 {
-    i32::from_ne_bytes([b[0], b[1], b[2], b[3]])
-}
-
 fn ne_u32(b: &[u8]) -> u32 {
     u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
 }
@@ -355,73 +333,6 @@ fn ne_signed(b: &[u8]) -> i64 {
 
 static_assertions::const_assert!(size_of::<libc::time_t>() == 4 || size_of::<libc::time_t>() == 8);
 static_assertions::const_assert!(size_of::<libc::c_long>() == 4 || size_of::<libc::c_long>() == 8);
-
-/// One record's framing: (level, type, payload range) in the buffer.
-type Frame = (i32, i32, std::ops::Range<usize>);
-
-/// Walks the framing of a control buffer: headers and payload ranges. The
-/// one walker; [`parse`] and fd ownership both use it.
-#[derive(Clone, Debug)]
-struct Frames<'a> {
-    bytes: &'a [u8],
-    at: usize,
-    done: bool,
-}
-
-impl Iterator for Frames<'_> {
-    type Item = Result<Frame, CmsgError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let at = self.at;
-        let available = self.bytes.len().saturating_sub(at);
-        if available < HDR {
-            // Fewer bytes than a header: the end (the kernel's CMSG_NXTHDR
-            // stops the same way).
-            self.done = true;
-            return None;
-        }
-        let hdr = &self.bytes[at..at + HDR];
-        let len = ne_usize(hdr);
-        if len < HDR {
-            self.done = true;
-            return Some(Err(CmsgError::BadHeaderLen { at, len }));
-        }
-        if len > available {
-            self.done = true;
-            return Some(Err(CmsgError::Truncated { at, len, available }));
-        }
-        let level = ne_i32(&hdr[LEVEL_AT..]);
-        let kind = ne_i32(&hdr[TYPE_AT..]);
-        // The next header starts at the aligned end; an end past the buffer
-        // finishes the walk on the next call.
-        match at.checked_add(align(len)) {
-            Some(next) => self.at = next,
-            None => self.done = true,
-        }
-        Some(Ok((level, kind, at + align(HDR)..at + len)))
-    }
-}
-
-/// The offset of every fd slot (4 bytes) of every SCM_RIGHTS record in
-/// `bytes`, in order, up to the first framing error. Pure: it finds the
-/// numbers, it never touches an fd.
-fn fd_slots(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    frames(bytes)
-        .map_while(Result::ok)
-        .filter(|(level, kind, _)| (*level, *kind) == (libc::SOL_SOCKET, libc::SCM_RIGHTS))
-        .flat_map(|(_, _, r)| (r.start..r.end.saturating_sub(FD_LEN - 1)).step_by(FD_LEN))
-}
-
-fn frames(bytes: &[u8]) -> Frames<'_> {
-    Frames {
-        bytes,
-        at: 0,
-        done: false,
-    }
-}
 
 /// Walks a control buffer and decodes each message.
 ///
@@ -441,7 +352,7 @@ pub fn parse(bytes: &[u8]) -> Cmsgs<'_> {
 #[derive(Clone, Debug)]
 pub struct Cmsgs<'a> {
     bytes: &'a [u8],
-    frames: Frames<'a>,
+    frames: crate::sys::msg::Frames<'a>,
 }
 
 impl<'a> Iterator for Cmsgs<'a> {
@@ -450,7 +361,12 @@ impl<'a> Iterator for Cmsgs<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let (level, kind, range) = match self.frames.next()? {
             Ok(f) => f,
-            Err(e) => return Some(Err(e)),
+            Err(FrameError::ShortHeader { at, len }) => {
+                return Some(Err(CmsgError::BadHeaderLen { at, len }));
+            }
+            Err(FrameError::PastEnd { at, len, available }) => {
+                return Some(Err(CmsgError::Truncated { at, len, available }));
+            }
         };
         Some(decode_one(level, kind, &self.bytes[range]))
     }
@@ -735,75 +651,33 @@ impl<'a> CmsgWriter<'a> {
 /// Take the fds with [`Control::take_fds`]; those not taken are closed when
 /// the `Control` drops. Read everything else with [`Control::iter`].
 pub struct Control<'c> {
-    bytes: &'c mut [u8],
+    inner: KernelControl<'c>,
 }
 
-impl<'c> Control<'c> {
-    /// Adopts the fds in a buffer the kernel just filled.
-    ///
-    /// # Safety
-    ///
-    /// `bytes` must be exactly the control data the kernel wrote in a
-    /// receive this crate made, with no fd in it owned by anything else.
-    unsafe fn from_kernel(bytes: &'c mut [u8]) -> Control<'c> {
-        Control { bytes }
-    }
-
+impl Control<'_> {
     /// The control data as received (fds already taken read as `-1`).
     pub fn as_bytes(&self) -> &[u8] {
-        self.bytes
+        self.inner.bytes()
     }
 
     /// Decodes the messages with [`parse`].
     pub fn iter(&self) -> Cmsgs<'_> {
-        parse(self.bytes)
+        parse(self.inner.bytes())
     }
 
     /// Takes every fd the kernel passed (SCM_RIGHTS), in order, as
     /// `OwnedFd`s (close-on-exec: they were received with
-    /// `MSG_CMSG_CLOEXEC`). Each is taken once: later calls skip it.
-    pub fn take_fds(&mut self) -> TakeFds<'_> {
-        TakeFds { bytes: self.bytes }
-    }
-}
-
-impl Drop for Control<'_> {
-    fn drop(&mut self) {
-        // Close every fd nobody took, whatever else the buffer holds.
-        for fd in self.take_fds() {
-            let _ = sys::close(fd);
-        }
+    /// `MSG_CMSG_CLOEXEC`). Each is taken once: later calls skip it, and
+    /// [`Control::iter`] shows its number as `-1`. Stop early and the rest
+    /// stay owned by the `Control`.
+    pub fn take_fds(&mut self) -> impl Iterator<Item = OwnedFd> + '_ {
+        std::iter::from_fn(|| self.inner.take_fd())
     }
 }
 
 impl fmt::Debug for Control<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-/// Iterator of [`Control::take_fds`]: yields each passed fd once and marks
-/// its slot `-1`.
-#[derive(Debug)]
-pub struct TakeFds<'b> {
-    bytes: &'b mut [u8],
-}
-
-impl Iterator for TakeFds<'_> {
-    type Item = OwnedFd;
-
-    fn next(&mut self) -> Option<OwnedFd> {
-        // Re-walk from the start each time: a control buffer holds a few
-        // hundred fds at most, and a walk that keeps no state cannot get out
-        // of step with the bytes.
-        let bytes = &*self.bytes;
-        let slot = fd_slots(bytes).find(|&s| ne_i32(&bytes[s..]) >= 0)?;
-        let raw = ne_i32(&self.bytes[slot..]);
-        self.bytes[slot..slot + FD_LEN].copy_from_slice(&(-1 as RawFd).to_ne_bytes());
-        // SAFETY: Control is built only from control data the kernel wrote
-        // in our receive; each fd number is adopted once, then overwritten
-        // with -1 so it is never adopted again.
-        Some(unsafe { sys::msg::adopt_fd(raw) })
     }
 }
 
@@ -875,171 +749,31 @@ impl OwnedSocket {
         flags: MsgFlags,
     ) -> io::Result<RecvMsg<'c>> {
         let mut addr = SockAddr::empty();
-        let out = sys::msg::recvmsg(self.as_fd(), bufs, Some(&mut addr), control, flags.bits())?;
-        // SAFETY: the kernel just wrote `control_len` bytes of control data
-        // in this receive; the fds in it are new and owned by no one.
-        let control = unsafe { Control::from_kernel(&mut control[..out.control_len]) };
+        let (out, inner) =
+            sys::msg::recvmsg(self.as_fd(), bufs, Some(&mut addr), control, flags.bits())?;
         Ok(RecvMsg {
             bytes: out.bytes,
             flags: MsgFlags::from(out.flags),
             addr,
-            control,
+            control: Control { inner },
         })
     }
 }
 
-/// One message of a [`OwnedSocket::send_mmsg`] batch: a `struct mmsghdr`
-/// that borrows its buffers, address and control data, so a slice of them
-/// goes to the kernel as it is, with no copy and no allocation.
-#[repr(transparent)]
-pub struct SendMmsgHdr<'a> {
-    hdr: libc::mmsghdr,
-    _borrows: PhantomData<&'a [u8]>,
-}
-
-// SAFETY: the raw pointers inside borrow `&'a` data that is itself Send and
-// Sync (byte slices, SockAddr); the header adds no shared mutable state.
-unsafe impl Send for SendMmsgHdr<'_> {}
-// SAFETY: as above; through `&SendMmsgHdr` nothing can be written.
-unsafe impl Sync for SendMmsgHdr<'_> {}
-
-impl<'a> SendMmsgHdr<'a> {
-    /// A message of the gathered `bufs`, to `addr` (or the connected peer)
-    /// with `control` (from a [`CmsgWriter`], or empty).
-    pub fn new<'b: 'a>(
-        bufs: &'a [IoSlice<'b>],
-        addr: Option<&'a SockAddr>,
-        control: &'a [u8],
-    ) -> SendMmsgHdr<'a> {
-        // SAFETY: mmsghdr is plain data; all-zero is a valid empty header.
-        let mut hdr: libc::mmsghdr = unsafe { std::mem::zeroed() };
-        if let Some(a) = addr {
-            hdr.msg_hdr.msg_name = a.as_ptr().cast_mut().cast();
-            hdr.msg_hdr.msg_namelen = a.len();
-        }
-        // IoSlice is guaranteed ABI-compatible with iovec on Unix.
-        hdr.msg_hdr.msg_iov = bufs.as_ptr().cast_mut().cast();
-        hdr.msg_hdr.msg_iovlen = bufs.len() as _;
-        if !control.is_empty() {
-            hdr.msg_hdr.msg_control = control.as_ptr().cast_mut().cast();
-            hdr.msg_hdr.msg_controllen = control.len() as _;
-        }
-        SendMmsgHdr {
-            hdr,
-            _borrows: PhantomData,
-        }
-    }
-
-    /// Bytes the kernel sent of this message in the last `send_mmsg`.
-    pub fn sent(&self) -> usize {
-        self.hdr.msg_len as usize
-    }
-}
-
-impl fmt::Debug for SendMmsgHdr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendMmsgHdr")
-            .field("sent", &self.sent())
-            .finish()
-    }
-}
-
-/// `msg_flags` of a slot no receive has filled yet (no flag combination the
-/// kernel reports sets every bit).
-const FRESH: libc::c_int = -1;
-
-/// One message slot of a [`OwnedSocket::recv_mmsg`] batch: a `struct
-/// mmsghdr` that borrows the buffers, address and control buffer to fill.
-///
-/// A slot serves one receive: the kernel overwrites its address and control
-/// lengths with what it used, so a filled slot would offer less room next
-/// time. Build fresh slots for each call (they are plain values made from
-/// borrows, on the stack); `recv_mmsg` refuses a filled one.
-#[repr(transparent)]
-pub struct RecvMmsgHdr<'a> {
-    hdr: libc::mmsghdr,
-    _borrows: PhantomData<&'a mut [u8]>,
-}
-
-// SAFETY: the raw pointers inside borrow `&'a mut` data that is Send (byte
-// slices, SockAddr); the header is their only user while it lives.
-unsafe impl Send for RecvMmsgHdr<'_> {}
-// SAFETY: through `&RecvMmsgHdr` nothing can be written.
-unsafe impl Sync for RecvMmsgHdr<'_> {}
-
-impl<'a> RecvMmsgHdr<'a> {
-    /// A slot that receives into `bufs`, the sender's address into `addr`
-    /// and control data into `control` (may be empty).
-    pub fn new<'b: 'a>(
-        bufs: &'a mut [IoSliceMut<'b>],
-        addr: Option<&'a mut SockAddr>,
-        control: &'a mut [u8],
-    ) -> RecvMmsgHdr<'a> {
-        // SAFETY: mmsghdr is plain data; all-zero is a valid empty header.
-        let mut hdr: libc::mmsghdr = unsafe { std::mem::zeroed() };
-        if let Some(a) = addr {
-            // SockAddr is repr(C) with its storage first, so the pointer to
-            // the whole SockAddr is the sockaddr pointer; recv_mmsg uses it
-            // to record the length the kernel wrote.
-            hdr.msg_hdr.msg_name = std::ptr::from_mut(a).cast();
-            hdr.msg_hdr.msg_namelen = SockAddr::CAPACITY;
-        }
-        // IoSliceMut is guaranteed ABI-compatible with iovec on Unix.
-        hdr.msg_hdr.msg_iov = bufs.as_mut_ptr().cast();
-        hdr.msg_hdr.msg_iovlen = bufs.len() as _;
-        if !control.is_empty() {
-            hdr.msg_hdr.msg_control = control.as_mut_ptr().cast();
-            hdr.msg_hdr.msg_controllen = control.len() as _;
-        }
-        // The kernel ignores msg_flags on input and overwrites it for each
-        // message it fills: a value it never writes marks the slot unused.
-        hdr.msg_hdr.msg_flags = FRESH;
-        RecvMmsgHdr {
-            hdr,
-            _borrows: PhantomData,
-        }
-    }
-
-    /// Bytes received into this slot by the last `recv_mmsg`.
-    pub fn len(&self) -> usize {
-        self.hdr.msg_len as usize
-    }
-
-    /// Whether the last `recv_mmsg` put an empty datagram here (or nothing).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The flags the kernel set for this message (`MSG_TRUNC`,
-    /// `MSG_CTRUNC`).
-    pub fn flags(&self) -> MsgFlags {
-        MsgFlags::from(self.hdr.msg_hdr.msg_flags)
-    }
-
-    fn is_fresh(&self) -> bool {
-        self.hdr.msg_hdr.msg_flags == FRESH
-    }
-}
-
-impl fmt::Debug for RecvMmsgHdr<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecvMmsgHdr")
-            .field("len", &self.len())
-            .field("flags", &self.flags())
-            .finish()
-    }
-}
-
 /// The messages a [`OwnedSocket::recv_mmsg`] received: the first `len()`
-/// slots of the batch. Owns every fd passed in their control data until
-/// taken through [`RecvBatch::control`]; the rest are closed on drop.
+/// slots of the batch.
+///
+/// Owns every fd passed in their control data: [`RecvBatch::control`]
+/// lends one message's [`Control`], from which fds are taken; whatever is
+/// not taken is closed when that `Control` drops (so look at a message's
+/// control once, and take its fds then), and any fds of messages never
+/// looked at are closed when the batch drops.
 pub struct RecvBatch<'h, 'a> {
     hdrs: &'h mut [RecvMmsgHdr<'a>],
-    /// Each slot's control capacity before the call, to restore after.
     received: usize,
 }
 
-impl<'h, 'a> RecvBatch<'h, 'a> {
+impl<'a> RecvBatch<'_, 'a> {
     /// How many messages arrived.
     pub fn len(&self) -> usize {
         self.received
@@ -1055,22 +789,17 @@ impl<'h, 'a> RecvBatch<'h, 'a> {
         self.hdrs[..self.received].get(i)
     }
 
-    /// The control data of message `i`, owning its fds.
+    /// The sender's address of message `i` (a copy), if its slot was given
+    /// an address buffer.
+    pub fn addr(&self, i: usize) -> Option<SockAddr> {
+        self.get(i)?.addr()
+    }
+
+    /// The control data of message `i`, owning its fds; `None` if its slot
+    /// had no control buffer.
     pub fn control(&mut self, i: usize) -> Option<Control<'_>> {
-        let h = self.hdrs[..self.received].get_mut(i)?;
-        let ptr = h.hdr.msg_hdr.msg_control.cast::<u8>();
-        if ptr.is_null() {
-            return None;
-        }
-        #[allow(clippy::unnecessary_cast)] // socklen_t on some targets
-        let len = h.hdr.msg_hdr.msg_controllen as usize;
-        // SAFETY: msg_control came from the `&'a mut [u8]` the slot borrows
-        // (still borrowed through `self`), and the kernel wrote `len` bytes
-        // of it, at most its capacity.
-        let bytes = unsafe { std::slice::from_raw_parts_mut(ptr, len) };
-        // SAFETY: these are control bytes the kernel wrote in our receive;
-        // fds already taken read as -1 and are skipped.
-        Some(unsafe { Control::from_kernel(bytes) })
+        let inner = self.hdrs[..self.received].get_mut(i)?.control()?;
+        Some(Control { inner })
     }
 }
 
@@ -1093,15 +822,17 @@ impl OwnedSocket {
     /// messages in one syscall.
     ///
     /// Returns how many messages were sent, from the start of `msgs`; each
-    /// one's byte count is [`SendMmsgHdr::sent`]. If a later message fails
-    /// after earlier ones went out, the count of those is returned and the
-    /// error is reported by the next call.
+    /// one's byte count is [`SendMmsgHdr::sent`]. The kernel sends them in
+    /// order and stops at the first that fails: if one or more went out
+    /// first, their count is returned and the error is lost (sendmmsg(2)),
+    /// so send the rest again from the first unsent message to see it.
     ///
     /// # Errors
     ///
-    /// As [`OwnedSocket::send_msg`] for the first message, and
-    /// `InvalidInput` for more than `UIO_MAXIOV` (1024) messages (the
-    /// kernel would silently send only 1024).
+    /// Those of [`OwnedSocket::send_msg`], for the first message, and
+    /// `InvalidInput` (before any syscall) for more than 1024 messages
+    /// (`UIO_MAXIOV`: the kernel would silently send only the first 1024).
+    #[doc(alias = "sendmmsg")]
     pub fn send_mmsg(&self, msgs: &mut [SendMmsgHdr<'_>], flags: MsgFlags) -> io::Result<usize> {
         if msgs.len() > 1024 {
             return Err(io::Error::new(
@@ -1109,30 +840,29 @@ impl OwnedSocket {
                 "more than 1024 messages in one sendmmsg",
             ));
         }
-        // SendMmsgHdr is repr(transparent) over mmsghdr.
-        let raw: &mut [libc::mmsghdr] =
-            // SAFETY: same layout (repr(transparent)), same length, and the
-            // borrow of `msgs` covers the new slice's life.
-            unsafe { std::slice::from_raw_parts_mut(msgs.as_mut_ptr().cast(), msgs.len()) };
-        // SAFETY: each header was built by SendMmsgHdr::new from borrows
-        // that outlive `msgs`, so every pointer is valid for reads.
-        unsafe { sys::msg::sendmmsg(self.as_fd(), raw, flags.bits()) }
+        sys::msg::sendmmsg(self.as_fd(), msgs, flags.bits())
     }
 
     /// `recvmmsg(fd, msgvec, vlen, flags | MSG_CMSG_CLOEXEC, NULL)` —
     /// receive up to `msgs.len()` datagrams in one syscall.
     ///
-    /// Blocks (on a blocking socket) until one datagram arrives, then takes
-    /// as many more as are queued, up to the batch size; with
-    /// `MSG_WAITFORONE` semantics on a nonblocking socket it returns what
-    /// is there. Each slot's length, flags, address and control data are
-    /// filled in; the returned [`RecvBatch`] owns any fds passed.
+    /// Each filled slot gets its length, flags, sender address and control
+    /// data; the returned [`RecvBatch`] owns any fds passed. How long it
+    /// waits depends on the flags, and the default surprises: on a
+    /// blocking socket recvmmsg blocks until *every* slot is filled (or
+    /// `SO_RCVTIMEO` expires after the first). Pass
+    /// [`MsgFlags::WAITFORONE`] to block for the first datagram only and
+    /// then take what is queued, or [`MsgFlags::DONTWAIT`] (or a
+    /// nonblocking socket) to take only what is queued.
     ///
     /// # Errors
     ///
-    /// As [`OwnedSocket::recv_msg`], and `InvalidInput` (before any
-    /// syscall) for more than 1024 slots or a slot a previous call already
-    /// filled.
+    /// Those of [`OwnedSocket::recv_msg`] (`EAGAIN`: nonblocking and
+    /// nothing queued), and `InvalidInput` (before any syscall) for more
+    /// than 1024 slots or a slot an earlier call already filled. An error
+    /// after at least one datagram arrived is not lost: the kernel keeps it
+    /// for the next call on the socket.
+    #[doc(alias = "recvmmsg")]
     pub fn recv_mmsg<'h, 'a>(
         &self,
         msgs: &'h mut [RecvMmsgHdr<'a>],
@@ -1144,31 +874,10 @@ impl OwnedSocket {
                 "more than 1024 messages in one recvmmsg",
             ));
         }
-        if !msgs.iter().all(RecvMmsgHdr::is_fresh) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "recvmmsg slot already filled: build fresh slots",
-            ));
-        }
-        let raw: &mut [libc::mmsghdr] =
-            // SAFETY: same layout (repr(transparent)), same length, and the
-            // borrow of `msgs` covers the new slice's life.
-            unsafe { std::slice::from_raw_parts_mut(msgs.as_mut_ptr().cast(), msgs.len()) };
-        // SAFETY: each header was built by RecvMmsgHdr::new from mutable
-        // borrows that outlive `msgs`, so every pointer is valid for writes
-        // of its stated length.
-        let n = unsafe { sys::msg::recvmmsg(self.as_fd(), raw, flags.bits())? };
-        for h in &mut msgs[..n] {
-            let name = h.hdr.msg_hdr.msg_name.cast::<SockAddr>();
-            if !name.is_null() {
-                // SAFETY: msg_name was made from `&'a mut SockAddr` in
-                // RecvMmsgHdr::new and that borrow is still held.
-                unsafe { (*name).set_len(h.hdr.msg_hdr.msg_namelen) };
-            }
-        }
+        let received = sys::msg::recvmmsg(self.as_fd(), msgs, flags.bits())?;
         Ok(RecvBatch {
             hdrs: msgs,
-            received: n,
+            received,
         })
     }
 }

@@ -176,53 +176,30 @@ pub(crate) fn recvfrom(
 }
 
 /// `sendmsg(fd, {addr, iov}, flags | MSG_NOSIGNAL)` with no control data:
-/// the vectored send (never writev, which would raise SIGPIPE).
+/// the vectored send (never writev, which would raise SIGPIPE). Goes
+/// through `sys::msg::sendmsg`, the one call site of sendmsg.
 pub(crate) fn sendmsg_iov(
     fd: BorrowedFd<'_>,
     bufs: &[IoSlice<'_>],
     flags: libc::c_int,
     addr: Option<&SockAddr>,
 ) -> io::Result<usize> {
-    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
-    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-    if let Some(a) = addr {
-        msg.msg_name = a.as_ptr().cast_mut().cast();
-        msg.msg_namelen = a.len();
-    }
-    // IoSlice is guaranteed ABI-compatible with iovec on Unix.
-    msg.msg_iov = bufs.as_ptr().cast_mut().cast();
-    msg.msg_iovlen = bufs.len() as _;
-    enter(Syscall::Sendmsg);
-    // SAFETY: fd is borrowed for the call; msg points at a valid msghdr whose
-    // iovecs borrow `bufs` for the call; the kernel only reads them.
-    ret_len(unsafe { libc::sendmsg(fd.as_raw_fd(), &raw const msg, flags | libc::MSG_NOSIGNAL) })
+    super::msg::sendmsg(fd, bufs, addr, &[], flags)
 }
 
-/// `recvmsg(fd, {addr, iov}, flags)` with no control data: the vectored
-/// receive. Returns the byte count and the msg_flags the kernel set.
+/// `recvmsg(fd, {addr, iov}, flags | MSG_CMSG_CLOEXEC)` with no control
+/// buffer: the vectored receive. Returns the byte count and the msg_flags
+/// the kernel set. Goes through `sys::msg::recvmsg`, the one call site of
+/// recvmsg (with no control buffer the kernel passes no fds: it drops them
+/// and sets MSG_CTRUNC).
 pub(crate) fn recvmsg_iov(
     fd: BorrowedFd<'_>,
     bufs: &mut [IoSliceMut<'_>],
     flags: libc::c_int,
-    mut addr: Option<&mut SockAddr>,
+    addr: Option<&mut SockAddr>,
 ) -> io::Result<(usize, libc::c_int)> {
-    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
-    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-    if let Some(a) = addr.as_deref_mut() {
-        msg.msg_name = a.as_mut_ptr().cast();
-        msg.msg_namelen = SockAddr::CAPACITY;
-    }
-    // IoSliceMut is guaranteed ABI-compatible with iovec on Unix.
-    msg.msg_iov = bufs.as_mut_ptr().cast();
-    msg.msg_iovlen = bufs.len() as _;
-    enter(Syscall::Recvmsg);
-    // SAFETY: fd is borrowed for the call; msg points at a valid msghdr whose
-    // iovecs and name buffer are writable for their stated lengths.
-    let n = ret_len(unsafe { libc::recvmsg(fd.as_raw_fd(), &raw mut msg, flags) })?;
-    if let Some(a) = addr {
-        a.set_len(msg.msg_namelen);
-    }
-    Ok((n, msg.msg_flags))
+    let (out, _no_control) = super::msg::recvmsg(fd, bufs, addr, &mut [], flags)?;
+    Ok((out.bytes, out.flags))
 }
 
 /// Plain C data that a socket option can be read into or written from.
