@@ -12,6 +12,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use baresock::msg::{self, Cmsg, CmsgBuffer, CmsgError, CmsgWriter, Control, Credentials};
+use baresock::msg::{RecvMmsgHdr, SendMmsgHdr};
 use baresock::{Domain, MsgFlags, OwnedSocket, Protocol, SockAddr, Type};
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -124,7 +125,9 @@ fn scm_rights_passes_open_files_as_cloexec_owned_fds() {
             )
             .unwrap();
         assert_eq!(m.bytes, 3);
-        assert!(!m.flags.contains(MsgFlags::CTRUNC), "{ty:?}: {:?}", m.flags);
+        // No flag at all: not even the MSG_CMSG_CLOEXEC the crate passes
+        // in (the kernel echoes it; the crate removes it).
+        assert_eq!(m.flags, MsgFlags::NONE, "{ty:?}");
         // The pure view: two fd numbers, new ones (not the sender's).
         let nums: Vec<i32> = match all(&m.control)[..] {
             [Cmsg::Rights(fds)] => fds.iter().collect(),
@@ -843,4 +846,645 @@ fn credentials_then_rights_truncated_together() {
         ref o => panic!("{o:?}"),
     }
     assert_eq!(m.control.take_fds().count(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// sendmmsg / recvmmsg
+
+#[test]
+fn mmsg_batch_of_64_each_with_its_own_address_source_and_pktinfo() {
+    // Four receivers, each on its own address and port.
+    let rx: Vec<OwnedSocket> = (1..=4)
+        .map(|i| {
+            let s = udp_at(Ipv4Addr::new(127, 0, 0, i));
+            s.set_recv_pktinfo_v4(true).unwrap();
+            s
+        })
+        .collect();
+    let dests: Vec<SockAddr> = rx.iter().map(|r| r.local_addr().unwrap()).collect();
+    let tx = udp_at(LO4);
+    let tx_port = local(&tx).port();
+    // Message i goes to receiver i % 4, from source 127.0.0.(10 + i % 5)
+    // chosen with its own IP_PKTINFO, and carries [i, !i].
+    let source = |i: usize| Ipv4Addr::new(127, 0, 0, 10 + (i % 5) as u8);
+    let payloads: Vec<[u8; 2]> = (0..64u8).map(|i| [i, !i]).collect();
+    let iovs: Vec<[IoSlice<'_>; 1]> = payloads.iter().map(|p| [IoSlice::new(p)]).collect();
+    let controls: Vec<Vec<u8>> = (0..64)
+        .map(|i| {
+            let mut cb = CmsgBuffer::<{ msg::SPACE_PKTINFO_V4 }>::new();
+            let mut w = CmsgWriter::new(cb.as_mut_slice());
+            w.pktinfo_v4(0, source(i)).unwrap();
+            w.as_bytes().to_vec()
+        })
+        .collect();
+    let mut hdrs: Vec<SendMmsgHdr<'_>> = (0..64)
+        .map(|i| SendMmsgHdr::new(&iovs[i], Some(&dests[i % 4]), &controls[i]))
+        .collect();
+    let mut sent = 0;
+    for _ in 0..64 {
+        if sent == 64 {
+            break;
+        }
+        let n = tx.send_mmsg(&mut hdrs[sent..], MsgFlags::NONE).unwrap();
+        assert!(n > 0);
+        sent += n;
+    }
+    assert_eq!(sent, 64);
+    assert!(hdrs.iter().all(|h| h.sent() == 2), "{hdrs:?}");
+
+    for (k, r) in rx.iter().enumerate() {
+        let mut got = Vec::new();
+        for _ in 0..16 {
+            if got.len() == 16 {
+                break;
+            }
+            let mut bufs = [[0u8; 4]; 16];
+            let mut addrs = [SockAddr::unix_unnamed(); 16];
+            let mut ctls = [CmsgBuffer::<{ msg::SPACE_PKTINFO_V4 }>::new(); 16];
+            let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
+                bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+            let mut slots: Vec<RecvMmsgHdr<'_>> = iovs
+                .iter_mut()
+                .zip(addrs.iter_mut())
+                .zip(ctls.iter_mut())
+                .map(|((i, a), c)| RecvMmsgHdr::new(i, Some(a), c.as_mut_slice()))
+                .collect();
+            let mut batch = r.recv_mmsg(&mut slots, MsgFlags::WAITFORONE).unwrap();
+            let mut meta = Vec::new();
+            for j in 0..batch.len() {
+                let slot = batch.get(j).unwrap();
+                assert_eq!(slot.len(), 2);
+                assert_eq!(slot.flags(), MsgFlags::NONE);
+                let from = batch.addr(j).unwrap().as_socket().unwrap();
+                let control = batch.control(j).unwrap();
+                let pktinfo = match all(&control)[..] {
+                    [Cmsg::PktInfoV4 { ifindex, addr, .. }] => (ifindex, addr),
+                    ref o => panic!("{o:?}"),
+                };
+                meta.push((from, pktinfo));
+            }
+            let n = batch.len();
+            drop(batch);
+            // The slots the kernel filled cannot serve again.
+            let e = r.recv_mmsg(&mut slots, MsgFlags::DONTWAIT).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+            drop(slots);
+            drop(iovs);
+            for (j, (from, pktinfo)) in meta.into_iter().enumerate() {
+                got.push((bufs[j][0], bufs[j][1], from, pktinfo));
+            }
+            // The unfilled slots' addresses are untouched.
+            assert!(addrs[n..].iter().all(SockAddr::is_unnamed));
+        }
+        assert_eq!(got.len(), 16, "receiver {k}");
+        for (i, inv, from, (ifindex, dst)) in got {
+            let i = usize::from(i);
+            assert_eq!(inv, !(i as u8));
+            assert_eq!(i % 4, k, "datagram {i} reached receiver {k}");
+            assert_eq!(from, SocketAddr::new(source(i).into(), tx_port));
+            assert_eq!(ifindex, lo_index() as i32);
+            assert_eq!(dst, Ipv4Addr::new(127, 0, 0, k as u8 + 1));
+        }
+        // Nothing more queued.
+        let mut buf = [0u8; 4];
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut slots = [RecvMmsgHdr::new(&mut iov, None, &mut [])];
+        assert_eq!(
+            errno(r.recv_mmsg(&mut slots, MsgFlags::DONTWAIT).map(|b| b.len())),
+            libc::EAGAIN
+        );
+    }
+}
+
+#[test]
+fn recv_mmsg_waitforone_returns_what_is_queued() {
+    let rx = udp_at(LO4);
+    let tx = udp_at(LO4);
+    for p in [b"one", b"two"] {
+        send_with(&tx, p, local(&rx), &[]);
+    }
+    let mut bufs = [[0u8; 8]; 4];
+    let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
+        bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+    let mut slots: Vec<RecvMmsgHdr<'_>> = iovs
+        .iter_mut()
+        .map(|i| RecvMmsgHdr::new(i, None, &mut []))
+        .collect();
+    // Blocking socket, four slots, two datagrams: MSG_WAITFORONE returns
+    // after the two (without it recvmmsg would wait for all four, up to
+    // the read timeout).
+    let mut batch = rx.recv_mmsg(&mut slots, MsgFlags::WAITFORONE).unwrap();
+    assert_eq!(batch.len(), 2);
+    assert!(batch.control(0).is_none(), "no control buffer given");
+    assert!(batch.addr(0).is_none(), "no address buffer given");
+    assert!(batch.get(2).is_none());
+    drop(batch);
+    assert_eq!(slots[2].flags(), MsgFlags::NONE);
+    drop(slots);
+    drop(iovs);
+    assert_eq!(&bufs[0][..3], b"one");
+    assert_eq!(&bufs[1][..3], b"two");
+}
+
+#[test]
+fn mmsg_refuses_more_than_1024_messages() {
+    let s = udp_at(LO4);
+    let to = s.local_addr().unwrap();
+    let mut send: Vec<SendMmsgHdr<'_>> = (0..1025)
+        .map(|_| SendMmsgHdr::new(&[], Some(&to), &[]))
+        .collect();
+    let e = s.send_mmsg(&mut send, MsgFlags::NONE).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(send.iter().all(|h| h.sent() == 0), "nothing sent");
+    let mut iovs: Vec<[IoSliceMut<'_>; 0]> = (0..1025).map(|_| []).collect();
+    let mut recv: Vec<RecvMmsgHdr<'_>> = iovs
+        .iter_mut()
+        .map(|i| RecvMmsgHdr::new(i, None, &mut []))
+        .collect();
+    let e = s.recv_mmsg(&mut recv, MsgFlags::DONTWAIT).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    // 1024 is fine.
+    let n = s.send_mmsg(&mut send[..1024], MsgFlags::NONE).unwrap();
+    assert!(n > 0);
+}
+
+#[test]
+fn send_mmsg_stops_at_the_first_failure_and_reports_it_on_the_retry() {
+    let rx = udp_at(LO4);
+    let tx = udp_at(LO4);
+    let to = rx.local_addr().unwrap();
+    // The second message carries a malformed control message.
+    let mut bad = CmsgBuffer::<{ msg::SPACE_INT }>::new();
+    let mut w = CmsgWriter::new(bad.as_mut_slice());
+    w.push(libc::IPPROTO_IP, libc::IP_TOS, &256i32.to_ne_bytes())
+        .unwrap();
+    let bad = w.as_bytes().to_vec();
+    let iov = [IoSlice::new(b"m")];
+    let mut hdrs = [
+        SendMmsgHdr::new(&iov, Some(&to), &[]),
+        SendMmsgHdr::new(&iov, Some(&to), &bad),
+        SendMmsgHdr::new(&iov, Some(&to), &[]),
+    ];
+    assert_eq!(tx.send_mmsg(&mut hdrs, MsgFlags::NONE).unwrap(), 1);
+    assert_eq!(
+        errno(tx.send_mmsg(&mut hdrs[1..], MsgFlags::NONE)),
+        libc::EINVAL
+    );
+    assert_eq!(tx.send_mmsg(&mut hdrs[2..], MsgFlags::NONE).unwrap(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// Each documented errno
+
+fn rights_raw(numbers: &[i32]) -> Vec<u8> {
+    let payload: Vec<u8> = numbers.iter().flat_map(|n| n.to_ne_bytes()).collect();
+    let mut v = vec![0u8; msg::cmsg_space(payload.len())];
+    let mut w = CmsgWriter::new(&mut v);
+    w.push(libc::SOL_SOCKET, libc::SCM_RIGHTS, &payload)
+        .unwrap();
+    v
+}
+
+#[test]
+fn send_msg_ebadf_for_an_fd_that_is_not_open() {
+    let (a, _b) = unix_pair(Type::DGRAM);
+    // Numbers no process can have open: negative, and above the largest
+    // fd table the kernel allows (fs.nr_open is at most 2^30 - 64).
+    for n in [-1, i32::MIN, i32::MAX] {
+        let c = rights_raw(&[n]);
+        assert_eq!(
+            errno(a.send_msg(&[IoSlice::new(b"x")], None, &c, MsgFlags::NONE)),
+            libc::EBADF,
+            "{n}"
+        );
+    }
+}
+
+#[test]
+fn send_msg_einval_for_malformed_or_refused_messages() {
+    let (a, _b) = unix_pair(Type::DGRAM);
+    let udp = udp_at(LO4);
+    let to = udp.local_addr().unwrap();
+    let x = [IoSlice::new(b"x")];
+    let on_unix = |c: &[u8]| errno(a.send_msg(&x, None, c, MsgFlags::NONE));
+    let on_udp = |c: &[u8]| errno(udp.send_msg(&x, Some(&to), c, MsgFlags::NONE));
+    let rec = |level, kind, payload: &[u8]| {
+        let mut v = vec![0u8; msg::cmsg_space(payload.len())];
+        CmsgWriter::new(&mut v).push(level, kind, payload).unwrap();
+        v
+    };
+
+    // cmsg_len smaller than a header, and past the end of the buffer.
+    let mut short = rec(libc::SOL_SOCKET, libc::SCM_RIGHTS, &[0; 4]);
+    short[..8].copy_from_slice(&15usize.to_ne_bytes());
+    assert_eq!(on_unix(&short), libc::EINVAL);
+    assert_eq!(on_udp(&short), libc::EINVAL);
+    let mut long = rec(libc::SOL_SOCKET, libc::SCM_RIGHTS, &[0; 4]);
+    long[..8].copy_from_slice(&1000usize.to_ne_bytes());
+    assert_eq!(on_unix(&long), libc::EINVAL);
+    assert_eq!(on_udp(&long), libc::EINVAL);
+    // An unknown type at a level the socket handles.
+    assert_eq!(on_unix(&rec(libc::SOL_SOCKET, 99, &[0; 4])), libc::EINVAL);
+    assert_eq!(on_udp(&rec(libc::SOL_SOCKET, 99, &[0; 4])), libc::EINVAL);
+    assert_eq!(on_udp(&rec(libc::IPPROTO_IP, 999, &[0; 4])), libc::EINVAL);
+    assert_eq!(on_udp(&rec(libc::SOL_UDP, 999, &[0; 4])), libc::EINVAL);
+    // A value out of range, or of the wrong size.
+    let tos256 = rec(libc::IPPROTO_IP, libc::IP_TOS, &256i32.to_ne_bytes());
+    assert_eq!(on_udp(&tos256), libc::EINVAL);
+    assert_eq!(
+        on_unix(&rec(libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &[0; 8])),
+        libc::EINVAL
+    );
+    assert_eq!(
+        on_udp(&rec(libc::SOL_UDP, libc::UDP_SEGMENT, &[0; 4])),
+        libc::EINVAL
+    );
+    // More than 253 fds (SCM_MAX_FD) in one send, over two messages (the
+    // builder refuses 254 in one).
+    let (_r, w) = nix::unistd::pipe().unwrap();
+    let mut many = vec![0u8; 2 * msg::space_for_fds(127)];
+    let mut cw = CmsgWriter::new(&mut many);
+    cw.rights(&[w.as_fd(); 127]).unwrap();
+    cw.rights(&[w.as_fd(); 127]).unwrap();
+    assert_eq!(on_unix(cw.as_bytes()), libc::EINVAL);
+    // SCM_CREDENTIALS with a uid or gid that maps to no one (-1).
+    for c in [
+        Credentials {
+            uid: u32::MAX,
+            ..me()
+        },
+        Credentials {
+            gid: u32::MAX,
+            ..me()
+        },
+    ] {
+        let mut cb = CmsgBuffer::<{ msg::SPACE_CREDENTIALS }>::new();
+        let mut cw = CmsgWriter::new(cb.as_mut_slice());
+        cw.credentials(c).unwrap();
+        assert_eq!(on_unix(cw.as_bytes()), libc::EINVAL, "{c:?}");
+    }
+    // GSO: more than 128 segments (UDP_MAX_SEGMENTS) in one send.
+    let mut cb = CmsgBuffer::<{ msg::SPACE_UDP_SEGMENT }>::new();
+    let mut cw = CmsgWriter::new(cb.as_mut_slice());
+    cw.udp_segment(1).unwrap();
+    let gso = cw.as_bytes().to_vec();
+    let data = [0u8; 129];
+    let send_gso = |d: &[u8]| udp.send_msg(&[IoSlice::new(d)], Some(&to), &gso, MsgFlags::NONE);
+    assert_eq!(send_gso(&data[..128]).unwrap(), 128);
+    assert_eq!(errno(send_gso(&data)), libc::EINVAL);
+    // IP_PKTINFO with a multicast or broadcast source; IPv6: any source
+    // that is not local.
+    for src in [Ipv4Addr::new(224, 0, 0, 1), Ipv4Addr::BROADCAST] {
+        let mut cb = CmsgBuffer::<{ msg::SPACE_PKTINFO_V4 }>::new();
+        let mut cw = CmsgWriter::new(cb.as_mut_slice());
+        cw.pktinfo_v4(0, src).unwrap();
+        assert_eq!(on_udp(cw.as_bytes()), libc::EINVAL, "{src}");
+    }
+    let u6 = udp_at(LO6);
+    let to6 = u6.local_addr().unwrap();
+    let mut cb = CmsgBuffer::<{ msg::SPACE_PKTINFO_V6 }>::new();
+    let mut cw = CmsgWriter::new(cb.as_mut_slice());
+    cw.pktinfo_v6("2001:db8::1".parse().unwrap(), 0).unwrap();
+    assert_eq!(
+        errno(u6.send_msg(&x, Some(&to6), cw.as_bytes(), MsgFlags::NONE)),
+        libc::EINVAL
+    );
+}
+
+#[test]
+fn send_msg_ignores_messages_at_levels_the_socket_does_not_handle() {
+    // No error, and nothing happens: a Unix socket skips IP levels, an
+    // IPv4 socket skips IPv6 ones, and UDP skips SCM_RIGHTS and
+    // SCM_CREDENTIALS (the fds are not passed).
+    let (a, b) = unix_pair(Type::DGRAM);
+    let mut cb = CmsgBuffer::<{ msg::SPACE_INT }>::new();
+    let mut w = CmsgWriter::new(cb.as_mut_slice());
+    w.ip_tos(0x10).unwrap();
+    a.send_msg(&[IoSlice::new(b"t")], None, w.as_bytes(), MsgFlags::NONE)
+        .unwrap();
+    let mut buf = [0u8; 4];
+    assert_eq!(b.recv(&mut buf).unwrap(), 1);
+
+    let rx = udp_at(LO4);
+    let tx = udp_at(LO4);
+    let (_r, pw) = nix::unistd::pipe().unwrap();
+    let mut cb = CmsgBuffer::<{ msg::SPACE_INT + msg::space_for_fds(1) }>::new();
+    let mut w = CmsgWriter::new(cb.as_mut_slice());
+    w.ipv6_tclass(0x10).unwrap();
+    w.rights(&[pw.as_fd()]).unwrap();
+    send_with(&tx, b"u", local(&rx), w.as_bytes());
+    let mut rcb = CmsgBuffer::<64>::new();
+    let m = rx
+        .recv_msg(
+            &mut [IoSliceMut::new(&mut buf)],
+            rcb.as_mut_slice(),
+            MsgFlags::NONE,
+        )
+        .unwrap();
+    assert_eq!(m.bytes, 1);
+    assert!(all(&m.control).is_empty());
+}
+
+#[test]
+fn send_msg_emsgsize() {
+    let udp = udp_at(LO4);
+    let to = udp.local_addr().unwrap();
+    // More than IOV_MAX (1024) buffers.
+    let iov: Vec<IoSlice<'_>> = (0..1025).map(|_| IoSlice::new(b"a")).collect();
+    assert_eq!(
+        errno(udp.send_msg(&iov, Some(&to), &[], MsgFlags::NONE)),
+        libc::EMSGSIZE
+    );
+    // A datagram over 65507 bytes, GSO or not.
+    let big = vec![0u8; 65508];
+    assert_eq!(
+        errno(udp.send_msg(&[IoSlice::new(&big)], Some(&to), &[], MsgFlags::NONE)),
+        libc::EMSGSIZE
+    );
+    let mut cb = CmsgBuffer::<{ msg::SPACE_UDP_SEGMENT }>::new();
+    let mut w = CmsgWriter::new(cb.as_mut_slice());
+    w.udp_segment(60000).unwrap();
+    assert_eq!(
+        errno(udp.send_msg(
+            &[IoSlice::new(&big)],
+            Some(&to),
+            w.as_bytes(),
+            MsgFlags::NONE
+        )),
+        libc::EMSGSIZE
+    );
+}
+
+#[test]
+fn send_msg_pktinfo_enetunreach_and_enodev() {
+    let udp = udp_at(LO4);
+    let to = udp.local_addr().unwrap();
+    let x = [IoSlice::new(b"x")];
+    // A unicast source address this host does not have: 192.0.2.1 is
+    // TEST-NET-1. The kernel refuses it at route lookup; the datagram
+    // (to 127.0.0.1 anyway) is never built.
+    let mut cb = CmsgBuffer::<{ msg::SPACE_PKTINFO_V4 }>::new();
+    let mut w = CmsgWriter::new(cb.as_mut_slice());
+    w.pktinfo_v4(0, Ipv4Addr::new(192, 0, 2, 1)).unwrap();
+    assert_eq!(
+        errno(udp.send_msg(&x, Some(&to), w.as_bytes(), MsgFlags::NONE)),
+        libc::ENETUNREACH
+    );
+    // An interface index no interface has.
+    let bogus = i32::MAX;
+    let mut cb = CmsgBuffer::<{ msg::SPACE_PKTINFO_V4 }>::new();
+    let mut w = CmsgWriter::new(cb.as_mut_slice());
+    w.pktinfo_v4(bogus, Ipv4Addr::UNSPECIFIED).unwrap();
+    assert_eq!(
+        errno(udp.send_msg(&x, Some(&to), w.as_bytes(), MsgFlags::NONE)),
+        libc::ENODEV
+    );
+    let u6 = udp_at(LO6);
+    let to6 = u6.local_addr().unwrap();
+    let mut cb = CmsgBuffer::<{ msg::SPACE_PKTINFO_V6 }>::new();
+    let mut w = CmsgWriter::new(cb.as_mut_slice());
+    w.pktinfo_v6(Ipv6Addr::UNSPECIFIED, bogus as u32).unwrap();
+    assert_eq!(
+        errno(u6.send_msg(&x, Some(&to6), w.as_bytes(), MsgFlags::NONE)),
+        libc::ENODEV
+    );
+}
+
+#[test]
+fn recv_msg_errnos() {
+    let udp = udp_at(LO4);
+    udp.set_nonblocking(true).unwrap();
+    let mut c = [0u8; 64];
+    // More than IOV_MAX buffers.
+    let mut bufs = vec![[0u8; 1]; 1025];
+    let mut iov: Vec<IoSliceMut<'_>> = bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+    assert_eq!(
+        errno(
+            udp.recv_msg(&mut iov, &mut c, MsgFlags::NONE)
+                .map(|m| m.bytes)
+        ),
+        libc::EMSGSIZE
+    );
+    // 1024 buffers is fine: nonblocking and empty, so EAGAIN.
+    assert_eq!(
+        errno(
+            udp.recv_msg(&mut iov[..1024], &mut c, MsgFlags::NONE)
+                .map(|m| m.bytes)
+        ),
+        libc::EAGAIN
+    );
+    // An empty error queue: EAGAIN at once, even on a blocking socket.
+    let blocking = udp_at(LO4);
+    assert_eq!(
+        errno(
+            blocking
+                .recv_msg(&mut [], &mut c, MsgFlags::ERRQUEUE)
+                .map(|m| m.bytes)
+        ),
+        libc::EAGAIN
+    );
+}
+
+#[test]
+fn control_message_setters_errnos() {
+    let unix = OwnedSocket::new(Domain::UNIX, Type::DGRAM, Protocol::DEFAULT).unwrap();
+    let tcp4 = OwnedSocket::new(Domain::IPV4, Type::STREAM, Protocol::DEFAULT).unwrap();
+    let udp4 = OwnedSocket::new(Domain::IPV4, Type::DGRAM, Protocol::DEFAULT).unwrap();
+    let udp6 = OwnedSocket::new(Domain::IPV6, Type::DGRAM, Protocol::DEFAULT).unwrap();
+    type Setter = fn(&OwnedSocket) -> std::io::Result<()>;
+    let ip4: [(&str, Setter); 4] = [
+        ("IP_PKTINFO", |s| s.set_recv_pktinfo_v4(true)),
+        ("IP_RECVTTL", |s| s.set_recv_ttl(true)),
+        ("IP_RECVTOS", |s| s.set_recv_tos(true)),
+        ("IP_RECVERR", |s| s.set_recv_err_v4(true)),
+    ];
+    let ip6: [(&str, Setter); 4] = [
+        ("IPV6_RECVPKTINFO", |s| s.set_recv_pktinfo_v6(true)),
+        ("IPV6_RECVHOPLIMIT", |s| s.set_recv_hoplimit_v6(true)),
+        ("IPV6_RECVTCLASS", |s| s.set_recv_tclass_v6(true)),
+        ("IPV6_RECVERR", |s| s.set_recv_err_v6(true)),
+    ];
+    let udp: [(&str, Setter); 2] = [
+        ("UDP_GRO", |s| s.set_udp_gro(true)),
+        ("UDP_SEGMENT", |s| s.set_udp_segment(1200)),
+    ];
+    for (name, set) in ip4.iter().chain(&ip6).chain(&udp) {
+        // A Unix socket has no setsockopt for any level but SOL_SOCKET.
+        assert_eq!(errno(set(&unix)), libc::EOPNOTSUPP, "{name} on Unix");
+        // An IPv6 UDP socket takes every one of them (the IPv4 ones apply
+        // to IPv4-mapped traffic).
+        set(&udp6).unwrap_or_else(|e| panic!("{name} on udp6: {e}"));
+    }
+    for (name, set) in &ip4 {
+        set(&udp4).unwrap_or_else(|e| panic!("{name} on udp4: {e}"));
+    }
+    for (name, set) in ip6.iter().chain(&udp) {
+        // IPv6 options on an IPv4 socket, UDP options on TCP.
+        let s = if name.starts_with("UDP") {
+            &tcp4
+        } else {
+            &udp4
+        };
+        assert_eq!(errno(set(s)), libc::ENOPROTOOPT, "{name}");
+    }
+    // SO_PASSCRED is for Unix (and netlink) sockets: Linux 6.16 and later
+    // refuse it elsewhere with EOPNOTSUPP (older kernels accepted it and
+    // did nothing).
+    unix.set_pass_cred(true).unwrap();
+    match udp4.set_pass_cred(true) {
+        Ok(()) => {}
+        Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EOPNOTSUPP)),
+    }
+    // SO_TIMESTAMPNS works on every socket.
+    for s in [&unix, &tcp4, &udp4, &udp6] {
+        s.set_timestamp_ns(true).unwrap();
+        s.set_timestamp_ns(false).unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Errnos that need an unprivileged process: a child re-runs this binary with
+// one test selected and CHILD set, drops to uid/gid 65534 ("nobody") when
+// it is root, and checks there.
+
+const CHILD: &str = "BARESOCK_MSG_TEST_CHILD";
+const NOBODY: u32 = 65534;
+
+fn child_mode() -> Option<String> {
+    std::env::var(CHILD).ok()
+}
+
+/// Runs `test` alone in a child copy of this binary with `CHILD=mode`; the
+/// child prints `marker` when its checks passed.
+#[track_caller]
+fn run_child(test: &str, mode: &str, marker: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, mode)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(marker), "child ran no check:\n{stdout}");
+}
+
+/// In a child: give up root for good (groups, gid, then uid).
+fn drop_root() {
+    if nix::unistd::geteuid().is_root() {
+        nix::unistd::setgroups(&[]).unwrap();
+        nix::unistd::setgid(nix::unistd::Gid::from_raw(NOBODY)).unwrap();
+        nix::unistd::setuid(nix::unistd::Uid::from_raw(NOBODY)).unwrap();
+    }
+    assert!(!nix::unistd::geteuid().is_root());
+}
+
+#[track_caller]
+fn send_creds(a: &OwnedSocket, c: Credentials) -> std::io::Result<usize> {
+    let mut cb = CmsgBuffer::<{ msg::SPACE_CREDENTIALS }>::new();
+    let mut w = CmsgWriter::new(cb.as_mut_slice());
+    w.credentials(c).unwrap();
+    a.send_msg(&[IoSlice::new(b"c")], None, w.as_bytes(), MsgFlags::NONE)
+}
+
+/// What an unprivileged sender may and may not claim.
+fn unprivileged_credentials_checks() {
+    let (a, b) = unix_pair(Type::DGRAM);
+    b.set_pass_cred(true).unwrap();
+    let mine = Credentials::current();
+    send_creds(&a, mine).unwrap();
+    assert_eq!(recv_creds(&b), mine);
+    let foreign = [
+        Credentials { pid: 1, ..mine },
+        Credentials {
+            uid: mine.uid.wrapping_add(1),
+            ..mine
+        },
+        Credentials {
+            gid: mine.gid.wrapping_add(1),
+            ..mine
+        },
+    ];
+    for c in foreign {
+        assert_eq!(errno(send_creds(&a, c)), libc::EPERM, "{c:?}");
+    }
+}
+
+#[test]
+fn send_msg_credentials_eperm_esrch_and_what_root_may_claim() {
+    if child_mode().as_deref() == Some("creds") {
+        drop_root();
+        unprivileged_credentials_checks();
+        println!("child checked EPERM");
+        return;
+    }
+    if !nix::unistd::geteuid().is_root() {
+        unprivileged_credentials_checks();
+        return;
+    }
+    // Root (CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID) may claim any existing
+    // pid and any valid uid and gid, and the receiver sees the claim.
+    let (a, b) = unix_pair(Type::DGRAM);
+    b.set_pass_cred(true).unwrap();
+    let claim = Credentials {
+        pid: 1,
+        uid: 12345,
+        gid: 54321,
+    };
+    send_creds(&a, claim).unwrap();
+    assert_eq!(recv_creds(&b), claim);
+    // But the pid must be a live process's: ESRCH (pids stop at 2^22).
+    for pid in [i32::MAX, 0, -1] {
+        let c = Credentials {
+            pid,
+            ..Credentials::current()
+        };
+        assert_eq!(errno(send_creds(&a, c)), libc::ESRCH, "{pid}");
+    }
+    // Without root, foreign ids are EPERM.
+    run_child(
+        "send_msg_credentials_eperm_esrch_and_what_root_may_claim",
+        "creds",
+        "child checked EPERM",
+    );
+}
+
+#[test]
+fn send_msg_etoomanyrefs_past_rlimit_nofile_in_flight() {
+    if child_mode().as_deref() == Some("refs") {
+        // In flight: fds sent and not yet received, counted per user. Past
+        // RLIMIT_NOFILE of them, an unprivileged sender gets ETOOMANYREFS.
+        let limit = 32;
+        nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, limit, limit)
+            .unwrap();
+        drop_root();
+        let (a, _b) = unix_pair(Type::DGRAM);
+        a.set_nonblocking(true).unwrap();
+        let eight = [a.as_fd(); 8];
+        let mut sent = 0;
+        let err = loop {
+            let mut cb = CmsgBuffer::<{ msg::space_for_fds(8) }>::new();
+            let mut w = CmsgWriter::new(cb.as_mut_slice());
+            w.rights(&eight).unwrap();
+            match a.send_msg(&[IoSlice::new(b"r")], None, w.as_bytes(), MsgFlags::NONE) {
+                Ok(_) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent < 100, "no ETOOMANYREFS");
+        };
+        assert_eq!(err.raw_os_error(), Some(libc::ETOOMANYREFS), "{err}");
+        // The check is "already more than the limit in flight": 5 sends of
+        // 8 put 40 > 32 in flight, the 6th is refused.
+        assert!(sent * 8 > limit as usize, "{sent}");
+        println!("child checked ETOOMANYREFS after {sent} sends");
+        return;
+    }
+    // As root or not, the child lowers its own limit (always allowed) and
+    // runs unprivileged.
+    run_child(
+        "send_msg_etoomanyrefs_past_rlimit_nofile_in_flight",
+        "refs",
+        "child checked ETOOMANYREFS",
+    );
 }

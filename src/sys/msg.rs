@@ -277,7 +277,9 @@ pub(crate) fn recvmsg<'c>(
     Ok((
         RecvMsgOut {
             bytes,
-            flags: msg.msg_flags,
+            // The kernel echoes MSG_CMSG_CLOEXEC, which we added, in the
+            // flags it returns; the caller did not ask for it.
+            flags: msg.msg_flags & !libc::MSG_CMSG_CLOEXEC,
         },
         control,
     ))
@@ -421,7 +423,8 @@ impl<'a> RecvMmsgHdr<'a> {
         if self.is_fresh() {
             MsgFlags::NONE
         } else {
-            MsgFlags::from(self.hdr.msg_hdr.msg_flags)
+            // Without the MSG_CMSG_CLOEXEC the kernel echoes back.
+            MsgFlags::from(self.hdr.msg_hdr.msg_flags & !libc::MSG_CMSG_CLOEXEC)
         }
     }
 
