@@ -61,6 +61,11 @@ pub const fn cmsg_space(payload: usize) -> usize {
 }
 
 /// Space for SCM_RIGHTS carrying `n` fds.
+///
+/// The kernel fills all the room it is given: records are padded to 8
+/// bytes, so for an odd `n` this is room for `n + 1` fds, and a receive
+/// with more in flight delivers `n + 1`. To accept at most `n`, hand
+/// `recv_msg` the first `cmsg_len(n * 4)` bytes of the buffer.
 pub const fn space_for_fds(n: usize) -> usize {
     cmsg_space(n * FD_LEN)
 }
@@ -149,10 +154,13 @@ impl Credentials {
 /// IPV6_RECVERR), read with `MSG_ERRQUEUE`.
 ///
 /// Such an entry does not kill the socket: it is one queued report (an
-/// ICMP error for a datagram sent earlier, say). While the queue is not
-/// empty, poll and epoll report the socket with `POLLERR`/`EPOLLERR` (the
-/// poll module's `is_error` extra, and readable+writable in the shared
-/// contract); reading the entry with `MSG_ERRQUEUE` clears it.
+/// ICMP error for a datagram sent earlier, say), read with
+/// `recv_msg(.., MsgFlags::ERRQUEUE)`: the data is the start of the
+/// datagram that failed, the address where it was going, and the control
+/// data this error. While the queue is not empty, poll and epoll report
+/// the socket with `POLLERR`/`EPOLLERR` even when no event was asked for
+/// (the poll module's error extra; readable and writable in the shared
+/// contract, as select sees it); reading the last entry clears it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExtendedError {
     /// The errno the error stands for (`ECONNREFUSED` for port unreachable).
@@ -544,10 +552,15 @@ impl<'a> CmsgWriter<'a> {
     /// SCM_RIGHTS: pass these fds to the receiver (Unix sockets). The
     /// receiver gets new fds for the same open files.
     ///
+    /// Only Unix sockets pass fds: UDP accepts the message and silently
+    /// ignores it. The kernel checks each fd at send time (`EBADF` for one
+    /// that is not open) and counts all SCM_RIGHTS records of one send
+    /// against `SCM_MAX_FD` (253; over it, `EINVAL`).
+    ///
     /// # Errors
     ///
-    /// `InvalidInput` when out of room or more than 253 fds
-    /// (`SCM_MAX_FD`, which the kernel would refuse with `EINVAL`).
+    /// `InvalidInput` when out of room or more than 253 fds in this one
+    /// message (nothing is written).
     pub fn rights(&mut self, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
         const SCM_MAX_FD: usize = 253;
         if fds.len() > SCM_MAX_FD {
@@ -567,9 +580,13 @@ impl<'a> CmsgWriter<'a> {
         )
     }
 
-    /// SCM_CREDENTIALS: claim credentials (the kernel checks them: an
-    /// unprivileged process may send only its own, see
-    /// [`Credentials::current`]).
+    /// SCM_CREDENTIALS: claim credentials. The kernel checks them at send
+    /// time: an unprivileged process may claim only its own pid and one of
+    /// its real, effective or saved uids and gids ([`Credentials::current`]
+    /// is always allowed), else `EPERM`. A process with `CAP_SYS_ADMIN`
+    /// may claim any live pid, with `CAP_SETUID`/`CAP_SETGID` any uid/gid
+    /// (root can claim anything that exists); a pid no process has is
+    /// `ESRCH`, a uid or gid that maps to no one (-1) is `EINVAL`.
     ///
     /// # Errors
     ///
@@ -583,7 +600,12 @@ impl<'a> CmsgWriter<'a> {
     }
 
     /// IP_PKTINFO: send from local address `source` (and, if `ifindex` is
-    /// not 0, through that interface).
+    /// not 0, through that interface). `0.0.0.0` keeps the usual source.
+    ///
+    /// The socket's port stays; only the address changes, even on a bound
+    /// socket. At send time the kernel refuses a source this host does not
+    /// have (`ENETUNREACH`), a multicast or broadcast one (`EINVAL`) and an
+    /// unknown interface (`ENODEV`).
     ///
     /// # Errors
     ///
@@ -595,8 +617,11 @@ impl<'a> CmsgWriter<'a> {
         self.push(libc::IPPROTO_IP, libc::IP_PKTINFO, &p)
     }
 
-    /// IPV6_PKTINFO: send from local address `source` through interface
-    /// `ifindex` (0: by route).
+    /// IPV6_PKTINFO: send from local address `source` (`::` keeps the
+    /// usual one) through interface `ifindex` (0: by route).
+    ///
+    /// At send time the kernel refuses a source that is not one of this
+    /// host's addresses (`EINVAL`) and an unknown interface (`ENODEV`).
     ///
     /// # Errors
     ///
@@ -608,7 +633,11 @@ impl<'a> CmsgWriter<'a> {
         self.push(libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, &p)
     }
 
-    /// IP_TOS: the type-of-service byte of this datagram.
+    /// IP_TOS: the type-of-service byte of this datagram, written as the
+    /// `int` ip(7) documents (the kernel also accepts a single byte; an
+    /// `int` above 255 is `EINVAL` at send time). A receiver with
+    /// [`OwnedSocket::set_recv_tos`] gets it back as one byte; [`parse`]
+    /// reads both forms as [`Cmsg::Tos`].
     ///
     /// # Errors
     ///
@@ -635,7 +664,13 @@ impl<'a> CmsgWriter<'a> {
     }
 
     /// UDP_SEGMENT: send the buffer as datagrams of `size` bytes each (GSO),
-    /// all to the same address, in one syscall.
+    /// all to the same address, in one syscall; the last may be shorter.
+    ///
+    /// At send time the whole buffer must still fit one UDP datagram
+    /// (65,507 bytes over IPv4, else `EMSGSIZE`) and make at most 128
+    /// segments (`UDP_MAX_SEGMENTS`, else `EINVAL`). A segment larger than
+    /// the path MTU allows is refused too, which loopback (MTU 64 KiB)
+    /// cannot show.
     ///
     /// # Errors
     ///
@@ -688,8 +723,9 @@ pub struct RecvMsg<'c> {
     /// passed in, a datagram's real length, which may exceed them).
     pub bytes: usize,
     /// The flags the kernel set: `MSG_TRUNC` (the datagram did not fit),
-    /// `MSG_CTRUNC` (the control data did not fit), `MSG_ERRQUEUE`,
-    /// `MSG_OOB`, `MSG_EOR`.
+    /// `MSG_CTRUNC` (the control data did not fit: see [`Control`]),
+    /// `MSG_ERRQUEUE`, `MSG_OOB`, `MSG_EOR`. (The kernel also echoes the
+    /// `MSG_CMSG_CLOEXEC` the crate passes in; it is removed here.)
     pub flags: MsgFlags,
     /// The sender's address (unnamed or empty on a connected stream).
     pub addr: SockAddr,
@@ -703,21 +739,40 @@ impl OwnedSocket {
     /// gathered buffers with control messages, to an address or the
     /// connected peer.
     ///
-    /// Build `control` with a [`CmsgWriter`]. The kernel checks each
-    /// message as it takes it (fds must be open, credentials must be the
-    /// sender's own unless privileged, a pktinfo source must be local).
+    /// Build `control` with a [`CmsgWriter`]. The kernel walks it and
+    /// checks each message as it takes it; each protocol reads only the
+    /// levels it knows and skips the rest without a word: a Unix socket
+    /// ignores IP levels, an IPv4 socket ignores IPv6 ones, and UDP
+    /// ignores SCM_RIGHTS and SCM_CREDENTIALS (no fd is passed). An error
+    /// means nothing was sent.
     ///
     /// # Errors
     ///
-    /// As [`OwnedSocket::send`], and:
-    /// - `EINVAL`: a malformed control message, an unknown type for the
-    ///   socket, or more than 253 fds.
+    /// Those of [`OwnedSocket::send`], and:
+    /// - `EINVAL`: a malformed record (`cmsg_len` below the header or past
+    ///   the buffer); an unknown type at a level the socket handles
+    ///   (`SOL_SOCKET` anywhere, `IPPROTO_IP` and `SOL_UDP` on UDP); a
+    ///   payload of the wrong size or out of range (IP_TOS above 255); more
+    ///   than 253 fds in one send; SCM_CREDENTIALS with a uid or gid that
+    ///   maps to no one; a GSO send of more than 128 segments; an
+    ///   IP_PKTINFO source that is multicast or broadcast, or an
+    ///   IPV6_PKTINFO source that is not local.
     /// - `EBADF`: an fd in SCM_RIGHTS is not open.
-    /// - `EPERM`: SCM_CREDENTIALS claims ids not the sender's own.
-    /// - `EMSGSIZE`: more than `IOV_MAX` buffers, or a GSO send too large.
-    /// - `EADDRNOTAVAIL`: a pktinfo source address that is not local.
-    /// - `ETOOMANYREFS`: passing fds would exceed the sender's in-flight
-    ///   limit (`RLIMIT_NOFILE`).
+    /// - `EPERM`: SCM_CREDENTIALS claims a pid, uid or gid that is not the
+    ///   sender's, without the capability for it (see
+    ///   [`CmsgWriter::credentials`]).
+    /// - `ESRCH`: SCM_CREDENTIALS (from a privileged sender) names a pid no
+    ///   process has.
+    /// - `EMSGSIZE`: more than `IOV_MAX` (1024) buffers; a UDP datagram,
+    ///   GSO or not, over 65,507 bytes (IPv4).
+    /// - `ENETUNREACH`: an IP_PKTINFO source address this host does not
+    ///   have.
+    /// - `ENODEV`: an IP_PKTINFO / IPV6_PKTINFO interface index that names
+    ///   no interface.
+    /// - `ETOOMANYREFS`: the sending user already has more fds in flight
+    ///   (sent, not yet received) than its `RLIMIT_NOFILE`; processes with
+    ///   `CAP_SYS_RESOURCE` or `CAP_SYS_ADMIN` are exempt.
+    #[doc(alias = "sendmsg")]
     pub fn send_msg(
         &self,
         bufs: &[IoSlice<'_>],
@@ -732,16 +787,22 @@ impl OwnedSocket {
     /// receive into scattered buffers, with the sender's address and control
     /// messages.
     ///
-    /// Every fd passed with SCM_RIGHTS is adopted at once by the returned
-    /// [`Control`]: take them or they are closed. With `MSG_ERRQUEUE` in
-    /// `flags`, reads an entry of the error queue (IP_RECVERR) instead of
-    /// data.
+    /// Every fd passed with SCM_RIGHTS is owned by the returned [`Control`]
+    /// before this returns: take them or they are closed, even when the
+    /// kernel cut the control data short (`MSG_CTRUNC` in
+    /// [`RecvMsg::flags`]; the fds that did not fit were closed by the
+    /// kernel). With `MSG_ERRQUEUE` in `flags`, reads an entry of the error
+    /// queue (IP_RECVERR) instead of data, and never blocks; on a socket
+    /// with no error queue (Unix) the flag is ignored and the call receives
+    /// as usual.
     ///
     /// # Errors
     ///
-    /// As [`OwnedSocket::recv`], and:
-    /// - `EAGAIN`: with `MSG_ERRQUEUE`, the error queue is empty.
-    /// - `EMSGSIZE`: more than `IOV_MAX` buffers.
+    /// Those of [`OwnedSocket::recv`], and:
+    /// - `EAGAIN`: with `MSG_ERRQUEUE`, the error queue is empty (even on a
+    ///   blocking socket).
+    /// - `EMSGSIZE`: more than `IOV_MAX` (1024) buffers.
+    #[doc(alias = "recvmsg")]
     pub fn recv_msg<'c>(
         &self,
         bufs: &mut [IoSliceMut<'_>],
@@ -883,110 +944,139 @@ impl OwnedSocket {
 }
 
 /// Options that make the kernel attach control messages to what it
-/// delivers (each one `setsockopt` with an `int` flag, 1 or 0).
+/// delivers (each one `setsockopt` with an `int`, 1 or 0).
+///
+/// Errors shared by the IP, IPv6 and UDP ones, as Linux gives them: a Unix
+/// socket has no options outside `SOL_SOCKET` and answers `EOPNOTSUPP`;
+/// an IPv4 socket answers `ENOPROTOOPT` to IPv6 options, and TCP to UDP
+/// ones. An IPv6 socket takes the IPv4 options too: they apply to the
+/// IPv4 traffic it receives as v4-mapped addresses.
 impl OwnedSocket {
     fn set_flag(&self, level: i32, name: i32, on: bool) -> io::Result<()> {
         crate::opt::set_int(self, level, name, libc::c_int::from(on))
     }
 
     /// `setsockopt(fd, IPPROTO_IP, IP_PKTINFO)` — attach IP_PKTINFO
-    /// (arrival interface and destination address) to each received
-    /// datagram.
+    /// (arrival interface, local address and header destination) to each
+    /// received datagram: [`Cmsg::PktInfoV4`].
     ///
     /// # Errors
     ///
-    /// `ENOPROTOOPT` on a non-IPv4 socket; see [`crate::opt`].
+    /// `EOPNOTSUPP` on a Unix socket.
+    #[doc(alias = "IP_PKTINFO")]
     pub fn set_recv_pktinfo_v4(&self, on: bool) -> io::Result<()> {
         self.set_flag(libc::IPPROTO_IP, libc::IP_PKTINFO, on)
     }
 
     /// `setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO)` — attach
-    /// IPV6_PKTINFO to each received datagram.
+    /// IPV6_PKTINFO (destination address and arrival interface) to each
+    /// received datagram: [`Cmsg::PktInfoV6`].
     ///
     /// # Errors
     ///
-    /// `ENOPROTOOPT` on a non-IPv6 socket; see [`crate::opt`].
+    /// `ENOPROTOOPT` on an IPv4 socket, `EOPNOTSUPP` on a Unix socket.
+    #[doc(alias = "IPV6_RECVPKTINFO")]
     pub fn set_recv_pktinfo_v6(&self, on: bool) -> io::Result<()> {
         self.set_flag(libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, on)
     }
 
-    /// `setsockopt(fd, IPPROTO_IP, IP_RECVTTL)` — attach IP_TTL.
+    /// `setsockopt(fd, IPPROTO_IP, IP_RECVTTL)` — attach the received
+    /// packet's time-to-live: [`Cmsg::Ttl`].
     ///
     /// # Errors
     ///
-    /// `ENOPROTOOPT` on a non-IPv4 socket; see [`crate::opt`].
+    /// `EOPNOTSUPP` on a Unix socket.
+    #[doc(alias = "IP_RECVTTL")]
     pub fn set_recv_ttl(&self, on: bool) -> io::Result<()> {
         self.set_flag(libc::IPPROTO_IP, libc::IP_RECVTTL, on)
     }
 
-    /// `setsockopt(fd, IPPROTO_IP, IP_RECVTOS)` — attach IP_TOS.
+    /// `setsockopt(fd, IPPROTO_IP, IP_RECVTOS)` — attach the received
+    /// packet's type-of-service byte: [`Cmsg::Tos`].
     ///
     /// # Errors
     ///
-    /// `ENOPROTOOPT` on a non-IPv4 socket; see [`crate::opt`].
+    /// `EOPNOTSUPP` on a Unix socket.
+    #[doc(alias = "IP_RECVTOS")]
     pub fn set_recv_tos(&self, on: bool) -> io::Result<()> {
         self.set_flag(libc::IPPROTO_IP, libc::IP_RECVTOS, on)
     }
 
-    /// `setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT)` — attach
-    /// IPV6_HOPLIMIT.
+    /// `setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT)` — attach the
+    /// received packet's hop limit: [`Cmsg::HopLimit`].
     ///
     /// # Errors
     ///
-    /// `ENOPROTOOPT` on a non-IPv6 socket; see [`crate::opt`].
+    /// `ENOPROTOOPT` on an IPv4 socket, `EOPNOTSUPP` on a Unix socket.
+    #[doc(alias = "IPV6_RECVHOPLIMIT")]
     pub fn set_recv_hoplimit_v6(&self, on: bool) -> io::Result<()> {
         self.set_flag(libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, on)
     }
 
-    /// `setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS)` — attach IPV6_TCLASS.
+    /// `setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS)` — attach the
+    /// received packet's traffic class: [`Cmsg::TrafficClass`].
     ///
     /// # Errors
     ///
-    /// `ENOPROTOOPT` on a non-IPv6 socket; see [`crate::opt`].
+    /// `ENOPROTOOPT` on an IPv4 socket, `EOPNOTSUPP` on a Unix socket.
+    #[doc(alias = "IPV6_RECVTCLASS")]
     pub fn set_recv_tclass_v6(&self, on: bool) -> io::Result<()> {
         self.set_flag(libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS, on)
     }
 
     /// `setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS)` — attach the arrival
-    /// time (SCM_TIMESTAMPNS, nanoseconds since the epoch).
+    /// time, nanoseconds since the epoch by the realtime clock:
+    /// [`Cmsg::TimestampNs`].
     ///
     /// # Errors
     ///
-    /// See [`crate::opt`].
+    /// None on a socket: every socket type takes it.
+    #[doc(alias = "SO_TIMESTAMPNS")]
     pub fn set_timestamp_ns(&self, on: bool) -> io::Result<()> {
         self.set_flag(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, on)
     }
 
     /// `setsockopt(fd, SOL_SOCKET, SO_PASSCRED)` — attach the sender's
-    /// SCM_CREDENTIALS to each message on a Unix socket (the kernel fills
-    /// them in even when the sender sent none).
+    /// SCM_CREDENTIALS ([`Cmsg::Credentials`]) to each message on a Unix
+    /// socket. When the sender sent none, the kernel fills in its pid and
+    /// its real uid and gid.
     ///
     /// # Errors
     ///
-    /// See [`crate::opt`].
+    /// `EOPNOTSUPP` on a socket that is not Unix or netlink, from Linux
+    /// 6.16 on (older kernels accepted it and attached nothing).
+    #[doc(alias = "SO_PASSCRED")]
     pub fn set_pass_cred(&self, on: bool) -> io::Result<()> {
         self.set_flag(libc::SOL_SOCKET, libc::SO_PASSCRED, on)
     }
 
-    /// `setsockopt(fd, SOL_UDP, UDP_GRO)` — let the kernel coalesce
-    /// same-size datagrams from one flow into one receive, with a UDP_GRO
-    /// message giving the segment size.
+    /// `setsockopt(fd, SOL_UDP, UDP_GRO)` — let the kernel hand over
+    /// several same-size datagrams of one flow as one receive, with a
+    /// UDP_GRO message giving the segment size ([`Cmsg::UdpGro`]); split
+    /// the data at that size.
+    ///
+    /// On loopback a GSO send (UDP_SEGMENT) to a socket with UDP_GRO
+    /// arrives whole, as the single receive it was sent as; separate
+    /// datagrams are not merged there (merging happens in network drivers'
+    /// receive path, which loopback does not use).
     ///
     /// # Errors
     ///
-    /// `ENOPROTOOPT` on a non-UDP socket; see [`crate::opt`].
+    /// `ENOPROTOOPT` on TCP, `EOPNOTSUPP` on a Unix socket.
+    #[doc(alias = "UDP_GRO")]
     pub fn set_udp_gro(&self, on: bool) -> io::Result<()> {
         self.set_flag(libc::SOL_UDP, libc::UDP_GRO, on)
     }
 
     /// `setsockopt(fd, SOL_UDP, UDP_SEGMENT, size)` — segment every send
     /// into datagrams of `size` bytes (GSO); 0 turns it off. The per-send
-    /// UDP_SEGMENT message ([`CmsgWriter::udp_segment`]) overrides it.
+    /// UDP_SEGMENT message ([`CmsgWriter::udp_segment`], whose docs give
+    /// the limits checked at send time) overrides it.
     ///
     /// # Errors
     ///
-    /// `EINVAL` for a size too large for the path MTU at send time, and
-    /// `ENOPROTOOPT` on a non-UDP socket; see [`crate::opt`].
+    /// `ENOPROTOOPT` on TCP, `EOPNOTSUPP` on a Unix socket.
+    #[doc(alias = "UDP_SEGMENT")]
     pub fn set_udp_segment(&self, size: u16) -> io::Result<()> {
         crate::opt::set_int(
             self,
@@ -997,22 +1087,25 @@ impl OwnedSocket {
     }
 
     /// `setsockopt(fd, IPPROTO_IP, IP_RECVERR)` — queue errors (ICMP
-    /// reports, local errors) on the socket's error queue, read with
-    /// `MSG_ERRQUEUE`, instead of only setting SO_ERROR.
+    /// reports, local errors) on the socket's error queue, to read with
+    /// `MSG_ERRQUEUE` as [`Cmsg::RecvErr`] (see [`ExtendedError`] for how
+    /// a queued entry shows in poll).
     ///
     /// # Errors
     ///
-    /// `ENOPROTOOPT` on a non-IPv4 socket; see [`crate::opt`].
+    /// `EOPNOTSUPP` on a Unix socket.
+    #[doc(alias = "IP_RECVERR")]
     pub fn set_recv_err_v4(&self, on: bool) -> io::Result<()> {
         self.set_flag(libc::IPPROTO_IP, libc::IP_RECVERR, on)
     }
 
     /// `setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR)` — the IPv6 twin of
-    /// [`OwnedSocket::set_recv_err_v4`].
+    /// [`OwnedSocket::set_recv_err_v4`] (ICMPv6 reports).
     ///
     /// # Errors
     ///
-    /// `ENOPROTOOPT` on a non-IPv6 socket; see [`crate::opt`].
+    /// `ENOPROTOOPT` on an IPv4 socket, `EOPNOTSUPP` on a Unix socket.
+    #[doc(alias = "IPV6_RECVERR")]
     pub fn set_recv_err_v6(&self, on: bool) -> io::Result<()> {
         self.set_flag(libc::IPPROTO_IPV6, libc::IPV6_RECVERR, on)
     }
