@@ -64,7 +64,7 @@ static_assertions::const_assert_eq!(SIN6_LEN, 28);
 /// would.
 #[derive(Clone, Copy)]
 // repr(C) with the storage first: a pointer to a SockAddr is a pointer to
-// its sockaddr (msg.rs's batched receive relies on it).
+// its sockaddr (sys/msg.rs's batched receive relies on it).
 #[repr(C)]
 pub struct SockAddr {
     storage: Storage,

@@ -696,7 +696,7 @@ impl OwnedSocket {
         bufs: &mut [IoSliceMut<'_>],
         flags: MsgFlags,
     ) -> io::Result<(usize, MsgFlags)> {
-        let out = sys::msg::recvmsg(self.fd(), bufs, None, &mut [], flags.0)?;
+        let (out, _no_control) = sys::msg::recvmsg(self.fd(), bufs, None, &mut [], flags.0)?;
         let (n, out) = (out.bytes, out.flags);
         Ok((n, MsgFlags(out)))
     }
@@ -712,7 +712,7 @@ impl OwnedSocket {
         bufs: &mut [IoSliceMut<'_>],
     ) -> io::Result<(usize, MsgFlags, SockAddr)> {
         let mut addr = SockAddr::empty();
-        let out = sys::msg::recvmsg(self.fd(), bufs, Some(&mut addr), &mut [], 0)?;
+        let (out, _no_control) = sys::msg::recvmsg(self.fd(), bufs, Some(&mut addr), &mut [], 0)?;
         let (n, out) = (out.bytes, out.flags);
         Ok((n, MsgFlags(out), addr))
     }

@@ -129,6 +129,9 @@ c_int_newtype! {
         DONTROUTE = libc::MSG_DONTROUTE,
         /// `MSG_EOR` (out): end of record on a SOCK_SEQPACKET socket.
         EOR = libc::MSG_EOR,
+        /// `MSG_WAITFORONE` (recvmmsg): block for the first datagram only,
+        /// then take what is queued without waiting.
+        WAITFORONE = libc::MSG_WAITFORONE,
     }
 }
 
