@@ -452,6 +452,10 @@ impl OwnedSocket {
     /// - `EPIPE`: the connection's write side is shut down or the peer has
     ///   gone (no SIGPIPE is raised).
     /// - `ECONNRESET`: the peer reset the connection.
+    /// - `ETIMEDOUT`: the connection was dropped because sent data went
+    ///   unacknowledged too long (retransmissions, `TCP_USER_TIMEOUT`) or
+    ///   keepalive probes went unanswered. Reported once, to whichever of
+    ///   send, recv or `SO_ERROR` looks first; then a send gets `EPIPE`.
     /// - `EAGAIN`: nonblocking and the send buffer is full.
     /// - `ENOTCONN` / `EDESTADDRREQ`: not connected and no address given
     ///   (Unix sockets answer `ENOTCONN`, UDP `EDESTADDRREQ`; an
@@ -565,6 +569,10 @@ impl OwnedSocket {
     /// - `EAGAIN`: nonblocking (or `SO_RCVTIMEO` expired) and nothing to
     ///   read.
     /// - `ECONNRESET`: the peer reset the connection.
+    /// - `ETIMEDOUT`: the connection was dropped because sent data went
+    ///   unacknowledged too long (retransmissions, `TCP_USER_TIMEOUT`) or
+    ///   keepalive probes went unanswered. Reported once, to whichever of
+    ///   recv, send or `SO_ERROR` looks first; then a recv returns 0.
     /// - `ENOTCONN`: a TCP socket that is not connected (an unconnected
     ///   Unix stream socket answers `EINVAL`).
     /// - `ECONNREFUSED`: a connected UDP socket got an ICMP port

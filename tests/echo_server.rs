@@ -1,7 +1,8 @@
 //! Runs examples/echo_server as a program: its demonstration exits 0; it
 //! echoes for 500 concurrent clients on every backend; a large message
 //! goes through partial writes intact; and out of fds (EMFILE) it pauses
-//! accepting instead of spinning.
+//! accepting instead of spinning (its CPU time, from /proc/PID/stat, stays
+//! under a tenth of the wall time while the storm lasts) and recovers.
 //!
 //! The example binary is found by `common::example_path`.
 // pre_exec (to lower the child's RLIMIT_NOFILE) is unsafe.
@@ -14,7 +15,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn example_path() -> PathBuf {
     common::example_path("echo_server")
@@ -154,20 +155,77 @@ fn large_message_survives_partial_writes() {
     }
 }
 
+/// A process's CPU time so far (user + system), from /proc/PID/stat.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is field 3, utime 14, stime 15 (proc(5)).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    let per_sec = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .unwrap()
+        .unwrap() as u64;
+    Duration::from_nanos(ticks * 1_000_000_000 / per_sec)
+}
+
+/// How many of a process's fds are below `limit` (an fd inherited from
+/// the test runner may sit above a lowered RLIMIT_NOFILE).
+fn fds_below(pid: u32, limit: u64) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_str().unwrap().parse::<u64>().unwrap() < limit
+        })
+        .count() as u64
+}
+
 #[test]
 fn out_of_fds_pauses_accepting_instead_of_spinning() {
     const CLIENTS: usize = 100;
-    for b in [Backend::Poll, Backend::Epoll] {
+    const NOFILE: u64 = 32;
+    // How long the storm is held while the server's CPU time is measured.
+    const STORM: Duration = Duration::from_millis(1500);
+    for b in Backend::ALL {
         // 32 fds: room for about two dozen connections at a time.
-        let server = start(&[b.name(), "--conns", "100"], Some(32));
+        let server = start(&[b.name(), "--conns", "100"], Some(NOFILE));
+        let pid = server.child.id();
         let mut clients: Vec<Option<TcpStream>> =
             (0..CLIENTS).map(|_| Some(client(server.addr))).collect();
         for (i, c) in clients.iter_mut().enumerate() {
             writeln!(c.as_mut().unwrap(), "hello {i}").unwrap();
         }
+        // The storm: more clients than fds. The server fills its fd table
+        // (accept4 then fails with EMFILE) and echoes to the connections
+        // it took; the rest wait in the accept queue.
+        let mut echo = [0u8; 8];
+        clients[0].as_mut().unwrap().read_exact(&mut echo).unwrap();
+        assert_eq!(&echo, b"hello 0\n");
+        let mut full = false;
+        for _ in 0..200 {
+            if fds_below(pid, NOFILE) == NOFILE {
+                full = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(full, "{b}: the server never filled its {NOFILE} fds");
+        // While nothing frees an fd, the listener stays readable: a
+        // server still watching it would spin. A paused one sleeps.
+        let (cpu0, wall0) = (cpu_time(pid), Instant::now());
+        std::thread::sleep(STORM);
+        let (cpu, wall) = (cpu_time(pid) - cpu0, wall0.elapsed());
+        assert!(
+            cpu * 10 < wall,
+            "{b}: the server used {cpu:?} of CPU in {wall:?} out of fds: it spins"
+        );
+        eprintln!("{b}: out of fds for {wall:?}, the server used {cpu:?} of CPU");
         // In connection order: each echo, then close, which frees an fd
-        // for the next connection waiting in the accept queue.
-        for (i, c) in clients.iter_mut().enumerate() {
+        // for the next connection waiting in the accept queue; the ones
+        // that waited are served (the server recovers).
+        drop(clients[0].take());
+        for (i, c) in clients.iter_mut().enumerate().skip(1) {
             let line = format!("hello {i}\n");
             let mut echo = vec![0u8; line.len()];
             c.as_mut().unwrap().read_exact(&mut echo).unwrap();
