@@ -644,10 +644,12 @@ impl BitOr for SignalSet {
 /// running keeps them unblocked, the kernel may hand it the signal, and
 /// the signalfd never sees it.
 ///
-/// The mask is inherited across `fork` and kept across `execve`.
-/// `std::process::Command` empties it in the child before `exec`, so the
-/// programs it starts get signals as usual; other ways of starting one do
-/// not.
+/// The mask is inherited across `fork` and kept across `execve`, and
+/// `std::process::Command` keeps it too (since Rust 1.66): a program you
+/// start has these signals blocked, and would not stop on `SIGTERM`.
+/// Unblock them in the child before it runs the program
+/// (`CommandExt::pre_exec` with [`unblock_signals`]: one `rt_sigprocmask`,
+/// async-signal-safe), unless the program is meant to inherit the block.
 ///
 /// glibc's `pthread_sigmask` is `rt_sigprocmask` in the kernel, as strace
 /// shows it; in a single-threaded program it is the same as
@@ -691,6 +693,10 @@ pub fn block_signals(set: SignalSet) -> io::Result<SignalSet> {
 /// unblocked: its handler runs, or its default action happens (for
 /// `SIGTERM`, the process ends). Read pending signals from a [`Signals`]
 /// fd first if that is not wanted. See [`block_signals`].
+///
+/// Safe between `fork` and `exec` (in `CommandExt::pre_exec`): it makes
+/// one syscall and allocates nothing, so a program started from a process
+/// that blocks signals can start with them unblocked.
 ///
 /// # Errors
 ///
