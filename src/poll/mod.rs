@@ -129,6 +129,24 @@
 //! wakes the poller's thread with a [`Waker`] (`Send + Sync`), or runs one
 //! poller per thread.
 //!
+//! # Sockets, timers, signals and wakes in one loop
+//!
+//! Besides sockets, three kinds of fd from the kernel make everything a
+//! daemon waits for show up in the same wait, on any backend, each
+//! registered for [`Interest::READABLE`] like a socket:
+//!
+//! - [`Waker`] (eventfd): another thread wakes the poller.
+//! - [`Timer`] (timerfd): one-shot or periodic; readable once expired,
+//!   [`Timer::read`] says how many times.
+//! - [`Signals`] (signalfd): readable while a signal of its set is pending,
+//!   [`Signals::read`] takes it. The signals must be blocked in every
+//!   thread first: [`block_signals`] at the top of `main`, before any
+//!   thread starts (its docs say why).
+//!
+//! In level mode, a timer or signalfd that is not read is reported by
+//! every wait; read it in the handler. `examples/daemon.rs` puts them all
+//! in one loop.
+//!
 //! # Closing an fd while it is registered
 //!
 //! Deregister before close. A registration whose fd was closed is a caller
@@ -187,7 +205,9 @@
 //! [epoll(7)](https://man7.org/linux/man-pages/man7/epoll.7.html),
 //! [epoll_ctl(2)](https://man7.org/linux/man-pages/man2/epoll_ctl.2.html),
 //! [epoll_wait(2)](https://man7.org/linux/man-pages/man2/epoll_wait.2.html),
-//! [eventfd(2)](https://man7.org/linux/man-pages/man2/eventfd.2.html)
+//! [eventfd(2)](https://man7.org/linux/man-pages/man2/eventfd.2.html),
+//! [timerfd_create(2)](https://man7.org/linux/man-pages/man2/timerfd_create.2.html),
+//! [signalfd(2)](https://man7.org/linux/man-pages/man2/signalfd.2.html)
 
 mod epoll;
 #[allow(
@@ -201,7 +221,10 @@ mod source;
 pub use epoll::Epoll;
 pub use poll::Poll;
 pub use select::{Select, SelectGrowable};
-pub use source::{Waker, WakerFd};
+pub use source::{
+    Signal, SignalInfo, SignalSet, Signals, Timer, TimerSetting, Waker, WakerFd, block_signals,
+    blocked_signals, unblock_signals,
+};
 
 use std::fmt;
 use std::io;

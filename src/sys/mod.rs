@@ -9,8 +9,9 @@
 //! Conventions (see STYLE.md):
 //! - each wrapper takes `BorrowedFd<'_>` and Rust slices, returns
 //!   `io::Result`, and converts its result through a named helper that says
-//!   what comes back: [`ret_unit`] (nothing), [`ret_len`] (a length) or
-//!   [`ret_owned_fd`] (a new fd, adopted into an `OwnedFd` at once);
+//!   what comes back: [`ret_unit`] (nothing), [`ret_len`] (a length),
+//!   [`ret_owned_fd`] (a new fd, adopted into an `OwnedFd` at once) or
+//!   [`ret_errno`] (nothing, pthread style: the errno is the return value);
 //! - errno is read inside those helpers, right after the call, before any
 //!   cleanup could overwrite it;
 //! - no wrapper retries `EINTR`: a name ending in `_r` would say it did, and
@@ -22,6 +23,7 @@ pub mod fault;
 pub(crate) mod msg;
 pub(crate) mod net;
 pub(crate) mod poll;
+pub(crate) mod source;
 #[cfg(feature = "stats")]
 pub mod stats;
 #[cfg(feature = "trace")]
@@ -110,6 +112,8 @@ pub enum Syscall {
     TimerfdCreate,
     /// `timerfd_settime(2)`
     TimerfdSettime,
+    /// `timerfd_gettime(2)`
+    TimerfdGettime,
     /// `signalfd4(2)`
     Signalfd4,
     /// `rt_sigprocmask(2)`
@@ -120,12 +124,14 @@ pub enum Syscall {
     Geteuid,
     /// `getegid(2)`
     Getegid,
+    /// `kill(2)`
+    Kill,
 }
 
 impl Syscall {
     /// Number of syscalls in the enum (the counters' array length).
     #[cfg_attr(not(feature = "stats"), allow(dead_code))]
-    pub const COUNT: usize = Syscall::Getegid as usize + 1;
+    pub const COUNT: usize = Syscall::Kill as usize + 1;
 
     /// The syscall's name as strace prints it.
     #[cfg_attr(not(feature = "stats"), allow(dead_code))]
@@ -161,11 +167,13 @@ impl Syscall {
             Syscall::Eventfd2 => "eventfd2",
             Syscall::TimerfdCreate => "timerfd_create",
             Syscall::TimerfdSettime => "timerfd_settime",
+            Syscall::TimerfdGettime => "timerfd_gettime",
             Syscall::Signalfd4 => "signalfd4",
             Syscall::RtSigprocmask => "rt_sigprocmask",
             Syscall::Getpid => "getpid",
             Syscall::Geteuid => "geteuid",
             Syscall::Getegid => "getegid",
+            Syscall::Kill => "kill",
         }
     }
 }
@@ -233,6 +241,17 @@ pub(crate) fn ret_int(ret: libc::c_int) -> io::Result<libc::c_int> {
         Err(io::Error::last_os_error())
     } else {
         Ok(ret)
+    }
+}
+
+/// The pthread convention: `0` is success, anything else is the errno
+/// itself, returned rather than stored in `errno` (`pthread_sigmask`).
+#[inline]
+pub(crate) fn ret_errno(ret: libc::c_int) -> io::Result<()> {
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(ret))
     }
 }
 

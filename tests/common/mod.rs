@@ -175,3 +175,74 @@ pub fn example_path(name: &str) -> PathBuf {
     assert!(status.success(), "cargo build --example {name} failed");
     target.join("debug").join("examples").join(name)
 }
+
+/// A test of a `harness = false` binary: its name, its body, and `Some`
+/// reason if it is ignored unless asked for (as libtest's `#[ignore]`).
+pub type PlainTest = (&'static str, fn(), Option<&'static str>);
+
+/// A small libtest for `harness = false` binaries, for tests that must run
+/// on the main thread of a process of their own (signal masks, rlimits).
+/// Runs `tests` in order, one after another, honouring name filters,
+/// `--exact`, `--list`, `--ignored` and `--include-ignored`; prints
+/// libtest's lines, its closing line included (CI's summary reads it); and
+/// exits 1 if any test failed.
+pub fn run_plain_tests(tests: &[PlainTest]) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    if has("--list") {
+        for (name, _, _) in tests {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let exact = has("--exact");
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let (only_ignored, include_ignored) = (has("--ignored"), has("--include-ignored"));
+    let (mut passed, mut failed, mut ignored, mut filtered) = (0, 0, 0, 0);
+    println!("\nrunning {} tests", tests.len());
+    for &(name, run, ignore) in tests {
+        let selected = filters.is_empty()
+            || filters.iter().any(|f| {
+                if exact {
+                    name == *f
+                } else {
+                    name.contains(f.as_str())
+                }
+            });
+        if !selected {
+            filtered += 1;
+            continue;
+        }
+        let runs = if include_ignored {
+            true
+        } else {
+            ignore.is_some() == only_ignored
+        };
+        if !runs {
+            if let Some(why) = ignore {
+                println!("test {name} ... ignored, {why}");
+                ignored += 1;
+            } else {
+                filtered += 1;
+            }
+            continue;
+        }
+        match std::panic::catch_unwind(run) {
+            Ok(()) => {
+                println!("test {name} ... ok");
+                passed += 1;
+            }
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed += 1;
+            }
+        }
+    }
+    println!(
+        "\ntest result: {}. {passed} passed; {failed} failed; {ignored} ignored; 0 measured; {filtered} filtered out\n",
+        if failed == 0 { "ok" } else { "FAILED" }
+    );
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
