@@ -179,9 +179,10 @@ pub fn parse_env<'a>(
 /// - `ENOTSOCK`: an fd the variables promise is not a socket.
 /// - `AlreadyExists`: the fds were already taken by an earlier call.
 ///
-/// No fd is adopted unless all of them check out: on an error the fds are
-/// left as they were, so a bad environment never leads to closing an fd
-/// the process uses for something else.
+/// No fd is adopted unless all of them check out and are close-on-exec:
+/// on an error no fd is owned or closed (close-on-exec may already be set
+/// on some), so a bad environment never leads to closing an fd the process
+/// uses for something else, and a retry finds the same fds.
 pub fn listen_fds() -> io::Result<Vec<ActivatedSocket>> {
     let pid = std::env::var("LISTEN_PID").ok();
     let fds = std::env::var("LISTEN_FDS").ok();
@@ -241,6 +242,19 @@ fn adopt_all(env: &ListenEnv<'_>) -> io::Result<Vec<ActivatedSocket>> {
         let fd = unsafe { BorrowedFd::borrow_raw(raw) };
         checked.push(check(fd)?);
     }
+    // Make each close-on-exec while still only borrowed: if this fails, no
+    // fd has an owner yet, so none is closed. (Adopting first and failing
+    // would close the fds adopted so far, and the caller's retry would
+    // adopt numbers that may by then name other files.)
+    for i in 0..env.count {
+        let raw = LISTEN_FDS_START + i as RawFd;
+        // SAFETY: F_GETFD above showed `raw` is open, and nothing in this
+        // function closes it while the borrow lives.
+        let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+        let flags = sys::net::fcntl_getfd(fd)?;
+        sys::net::fcntl_setfd(fd, flags | libc::FD_CLOEXEC)?;
+    }
+    // Nothing below can fail.
     let mut out = Vec::with_capacity(env.count);
     for (i, c) in checked.into_iter().enumerate() {
         let raw = LISTEN_FDS_START + i as RawFd;
@@ -249,7 +263,6 @@ fn adopt_all(env: &ListenEnv<'_>) -> io::Result<Vec<ActivatedSocket>> {
         // a socket (checked above); the TAKEN guard makes this the only
         // adoption in the process's life.
         let socket = unsafe { OwnedSocket::from_raw_fd(raw) };
-        socket.set_cloexec(true)?;
         let name = env.names.as_ref().map_or("unknown", |n| n[i]).to_owned();
         out.push(ActivatedSocket {
             socket,
