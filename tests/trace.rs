@@ -251,6 +251,11 @@ fn echo_server_trace_matches_strace() {
 }
 
 #[test]
+fn select_chat_trace_matches_strace() {
+    run_and_compare("select_chat");
+}
+
+#[test]
 fn line_parser_reads_strace_shapes() {
     assert_eq!(
         parse_line("12 connect(3, {sa_family=AF_INET}, 16) = -1 ECONNREFUSED (Connection refused)"),
