@@ -398,7 +398,8 @@ impl Display for SockAddrOut<'_> {
                 SockAddr::CAPACITY,
                 a.len()
             ),
-            (Some(_), false) => write!(f, "{:p}, [{}]", std::ptr::null::<u8>(), SockAddr::CAPACITY),
+            // The call failed: strace shows the buffer's address.
+            (Some(a), false) => write!(f, "{:p}, [{}]", a.as_ptr(), SockAddr::CAPACITY),
         }
     }
 }
@@ -443,23 +444,58 @@ impl Display for OptName {
     }
 }
 
-/// An option value: `[n]` for an int, the bytes otherwise.
-pub(crate) struct OptVal<'a>(pub(crate) &'a [u8]);
+/// An option value as strace decodes it: an errno name for `SO_ERROR`,
+/// the structs of `SO_LINGER` and `SO_PEERCRED`, `[n]` for another int,
+/// the bytes otherwise. Fields: level, option name, value bytes.
+pub(crate) struct OptVal<'a>(
+    pub(crate) libc::c_int,
+    pub(crate) libc::c_int,
+    pub(crate) &'a [u8],
+);
 
 impl Display for OptVal<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        if let Ok(b) = <[u8; 4]>::try_from(self.0) {
-            write!(f, "[{}]", i32::from_ne_bytes(b))
+        let (level, name, b) = (self.0, self.1, self.2);
+        let int = |at: usize| i32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        match (level, name, b.len()) {
+            (libc::SOL_SOCKET, libc::SO_ERROR, 4) => write!(f, "[{}]", Errno(int(0))),
+            (libc::SOL_SOCKET, libc::SO_LINGER, 8) => {
+                write!(f, "{{l_onoff={}, l_linger={}}}", int(0), int(4))
+            }
+            (libc::SOL_SOCKET, libc::SO_PEERCRED, 12) => write!(
+                f,
+                "{{pid={}, uid={}, gid={}}}",
+                int(0),
+                int(4) as u32,
+                int(8) as u32
+            ),
+            (_, _, 4) => write!(f, "[{}]", int(0)),
+            _ => Buf(b).fmt(f),
+        }
+    }
+}
+
+/// A value-result length as strace prints it: `[n]`, or `[in => out]` when
+/// the kernel changed it.
+pub(crate) struct LenInOut(pub(crate) libc::socklen_t, pub(crate) libc::socklen_t);
+
+impl Display for LenInOut {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        if self.0 == self.1 {
+            write!(f, "[{}]", self.0)
         } else {
-            Buf(self.0).fmt(f)
+            write!(f, "[{} => {}]", self.0, self.1)
         }
     }
 }
 
 macro_rules! table {
-    ($name:ident: $($c:ident),* $(,)?) => {
-        pub(crate) const $name: &[(libc::c_int, &str)] = &[$((libc::$c as libc::c_int, stringify!($c))),*];
+    ($name:ident: $($c:ident $(as $shown:literal)?),* $(,)?) => {
+        pub(crate) const $name: &[(libc::c_int, &str)] =
+            &[$((libc::$c as libc::c_int, table!(@name $c $($shown)?))),*];
     };
+    (@name $c:ident) => { stringify!($c) };
+    (@name $c:ident $shown:literal) => { $shown };
 }
 
 table!(AF: AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET);
@@ -469,8 +505,8 @@ table!(IPPROTO: IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMP
 table!(LEVEL: SOL_SOCKET, SOL_IP, SOL_IPV6, SOL_TCP, SOL_UDP);
 table!(SO: SO_DEBUG, SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_DONTROUTE, SO_BROADCAST, SO_SNDBUF, SO_RCVBUF,
     SO_KEEPALIVE, SO_OOBINLINE, SO_LINGER, SO_REUSEPORT, SO_PASSCRED, SO_PEERCRED, SO_RCVLOWAT,
-    SO_SNDLOWAT, SO_RCVTIMEO, SO_SNDTIMEO, SO_BINDTODEVICE, SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN,
-    SO_TIMESTAMPNS, SO_MARK);
+    SO_SNDLOWAT, SO_RCVTIMEO as "SO_RCVTIMEO_OLD", SO_SNDTIMEO as "SO_SNDTIMEO_OLD", SO_BINDTODEVICE,
+    SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN, SO_TIMESTAMPNS as "SO_TIMESTAMPNS_OLD", SO_MARK);
 table!(IP: IP_TOS, IP_TTL, IP_PKTINFO, IP_RECVERR, IP_RECVTTL, IP_RECVTOS, IP_MULTICAST_IF,
     IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP);
 table!(IPV6: IPV6_UNICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP,
@@ -657,6 +693,41 @@ mod tests {
             "MSG_PEEK|0x10000000"
         );
         assert_eq!(Errno(libc::ECONNREFUSED).to_string(), "ECONNREFUSED");
+    }
+
+    #[test]
+    fn options_decode_as_strace_does() {
+        let ints = |v: &[i32]| v.iter().flat_map(|i| i.to_ne_bytes()).collect::<Vec<u8>>();
+        let so = libc::SOL_SOCKET;
+        let err = ints(&[libc::ECONNREFUSED]);
+        assert_eq!(
+            OptVal(so, libc::SO_ERROR, &err).to_string(),
+            "[ECONNREFUSED]"
+        );
+        assert_eq!(OptVal(so, libc::SO_ERROR, &ints(&[0])).to_string(), "[0]");
+        assert_eq!(
+            OptVal(so, libc::SO_LINGER, &ints(&[1, 0])).to_string(),
+            "{l_onoff=1, l_linger=0}"
+        );
+        assert_eq!(
+            OptVal(so, libc::SO_PEERCRED, &ints(&[42, 1000, 100])).to_string(),
+            "{pid=42, uid=1000, gid=100}"
+        );
+        assert_eq!(
+            OptVal(so, libc::SO_REUSEADDR, &ints(&[1])).to_string(),
+            "[1]"
+        );
+        assert_eq!(
+            OptVal(so, libc::SO_RCVTIMEO, &[5, 0]).to_string(),
+            "\"\\5\\0\""
+        );
+        assert_eq!(
+            OptName(so, libc::SO_RCVTIMEO).to_string(),
+            "SO_RCVTIMEO_OLD"
+        );
+        assert_eq!(OptName(so, libc::SO_TYPE).to_string(), "SO_TYPE");
+        assert_eq!(LenInOut(4, 4).to_string(), "[4]");
+        assert_eq!(LenInOut(16, 4).to_string(), "[16 => 4]");
     }
 
     #[test]
