@@ -67,36 +67,38 @@
 //! as strace would, on stderr, between the server's own lines. From one
 //! run (ports, timeouts and where the kernel cuts the byte stream differ
 //! from run to run); fds 4-6 are the demonstration's client sockets, 7-9
-//! the server's ends of them:
+//! the server's ends of them, and 7 is client 1, the slow reader:
 //!
-//! - `pselect6(4, [3], [], [], {tv_sec=29, tv_nsec=999614000}, NULL) = 1
-//!   (in [3])`: the first wait watches only the listener (3); the answer
-//!   says it is readable: connections wait in its queue.
-//! - `accept4(3, {sa_family=AF_INET, sin_port=htons(55254),
+//! - `pselect6(4, [3], [], [], {tv_sec=29, tv_nsec=999679000}, NULL) = 1
+//!   (in [3], left {tv_sec=29, tv_nsec=999676000})`: the first wait
+//!   watches only the listener (3); the answer says it is readable:
+//!   connections wait in its queue. Linux writes the time left back.
+//! - `accept4(3, {sa_family=AF_INET, sin_port=htons(55908),
 //!   sin_addr=inet_addr("127.0.0.1")}, [128 => 16],
 //!   SOCK_CLOEXEC|SOCK_NONBLOCK) = 7`, then `setsockopt(7, SOL_SOCKET,
 //!   SO_SNDBUF, [4096], 4) = 0` (the demonstration's small buffer), and
-//!   after the third, `accept4(3, 0x0, [128], SOCK_CLOEXEC|SOCK_NONBLOCK)
-//!   = -1 EAGAIN (Resource temporarily unavailable)`: the queue is empty.
+//!   after the third, `accept4(3, 0x7ffcebdf7798, [128],
+//!   SOCK_CLOEXEC|SOCK_NONBLOCK) = -1 EAGAIN (Resource temporarily
+//!   unavailable)`: the queue is empty (the address is the buffer the
+//!   kernel did not fill).
 //! - `recvfrom(7, ".......................\nmessage "..., 4096, 0, NULL,
 //!   NULL) = 1886`: a recv returns whatever has arrived, cut anywhere,
 //!   mid-line included: the server relays whole lines only.
-//! - `sendto(8, "client 1: message 22 from client"..., 276, MSG_NOSIGNAL,
-//!   NULL, 0) = -1 EAGAIN (Resource temporarily unavailable)`: client 2's
-//!   buffers are full; the line waits in the server's memory, and fd 8
-//!   joins the write set: `pselect6(10, [3 7 8 9], [8 9], [], ...)`.
-//! - `pselect6(10, [3 7 8 9], [8], [], {tv_sec=29, tv_nsec=994604000},
-//!   NULL) = 3 (in [8 9], out [8])`, then `sendto(8, "client 1: message 22
-//!   from client"..., 4968, MSG_NOSIGNAL, NULL, 0) = 4968`: room again;
-//!   everything owed goes in one send.
-//! - `sendto(7, "client 3: message 6 from client "..., 16312,
-//!   MSG_NOSIGNAL, NULL, 0) = 4096`: a partial send to client 1, the slow
-//!   reader; the next `pselect6(8, [3 7], [7], [], ...) = 1 (out [7])`
-//!   lets the rest follow.
+//! - `sendto(7, "client 3: message 6 from client "..., 275, MSG_NOSIGNAL,
+//!   NULL, 0) = -1 EAGAIN (Resource temporarily unavailable)`: client 1's
+//!   buffers are full; the line waits in the server's memory, and fd 7
+//!   joins the write set: `pselect6(10, [3 7 8 9], [7], [], ...)`.
+//! - `pselect6(10, [3 7 8 9], [7 8 9], [], {tv_sec=29,
+//!   tv_nsec=995803000}, NULL) = 2 (out [8 9], left {tv_sec=29,
+//!   tv_nsec=995672000})`, then `sendto(8, "client 1: message 7 from client
+//!   "..., 16005, MSG_NOSIGNAL, NULL, 0) = 6144`: room again, and a
+//!   partial send: the kernel took 6144 of the 16005 bytes owed; the next
+//!   waits let the rest follow (`= 6144`, then `= 3717`).
 //! - `recvfrom(8, "", 4096, 0, NULL, NULL) = 0`, then `close(8) = 0`: a
 //!   client's FIN, and the close once nothing is owed to it. As clients
 //!   leave, `pselect6`'s first argument (the highest fd watched, plus one)
-//!   shrinks: `pselect6(8, [3 7], [7], [], ...)` once 8 and 9 are gone.
+//!   shrinks: `pselect6(8, [3 7], [7], [], ...) = 1 (out [7], ...)` while
+//!   client 1 still gets what it is owed.
 
 use baresock::poll::{Backend, Events, Interest, Poller, Token};
 use baresock::{Domain, OwnedSocket, Protocol, SockAddr, Type};
@@ -441,11 +443,16 @@ impl Server {
             return Ok(());
         };
         self.poller.deregister(client.sock.as_fd())?;
-        let (number, fd) = (client.number, client.sock.as_raw_fd());
+        let (number, fd, finished) = (client.number, client.sock.as_raw_fd(), client.finished);
         drop(client);
         println!("socket {fd} hung up: client {number}");
         self.free.push(id);
         self.stats.closed += 1;
+        if !finished {
+            // Gone without a FIN (a reset, or dropped): tell the others
+            // now. (A FIN was announced when it came.)
+            self.broadcast(id, format!("* client {number} left\n").as_bytes())?;
+        }
         if self.paused {
             // An fd is free again: accept again.
             self.poller
