@@ -215,9 +215,17 @@ fn parse_strace(log: &str) -> BTreeMap<u32, Vec<Call>> {
 }
 
 fn run_and_compare(example: &str) -> usize {
+    run_and_compare_with(example, &[])
+}
+
+/// Runs `example` with `args` under strace and compares the two traces.
+fn run_and_compare_with(example: &str, args: &[&str]) -> usize {
     let bin = example_path(example);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("trace-{example}-{}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "trace-{example}{}-{}",
+        args.join("-"),
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("strace.log");
     let err = dir.join("stderr.txt");
@@ -225,6 +233,7 @@ fn run_and_compare(example: &str) -> usize {
         .args(["-f", "-qq", "-o"])
         .arg(&log)
         .arg(&bin)
+        .args(args)
         .env("BARESOCK_TRACE", "tid")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -323,6 +332,15 @@ fn udp_echo_trace_matches_strace() {
 #[test]
 fn echo_server_trace_matches_strace() {
     run_and_compare("echo_server");
+}
+
+/// More ready fds than strace prints (it stops arrays at 32 elements, and
+/// poll's result at 1024 bytes): the trace must stop where strace does.
+#[test]
+fn long_poll_and_epoll_arrays_match_strace() {
+    for backend in ["poll", "epoll", "select"] {
+        run_and_compare_with("echo_server", &[backend, "--clients", "40"]);
+    }
 }
 
 #[test]

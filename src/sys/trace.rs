@@ -535,7 +535,12 @@ table!(ERRNO: EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, ENOEXEC, EBADF, EC
     EISCONN, ENOTCONN, ESHUTDOWN, ETOOMANYREFS, ETIMEDOUT, ECONNREFUSED, EHOSTDOWN, EHOSTUNREACH,
     EALREADY, EINPROGRESS, ESTALE, EDQUOT, ECANCELED, EOWNERDEAD, ENOTRECOVERABLE);
 
-/// The poll entries as strace prints poll's first argument.
+/// How many elements of an array strace prints before `...` (its default
+/// `-s 32` limits arrays as well as strings).
+const MAX_ELEMENTS: usize = 32;
+
+/// The poll entries as strace prints poll's first argument: a negative fd
+/// (an entry the kernel skips) without its events, and `...` after 32.
 pub(crate) struct PollFds<'a>(pub(crate) &'a [libc::pollfd]);
 
 impl Display for PollFds<'_> {
@@ -545,18 +550,28 @@ impl Display for PollFds<'_> {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            write!(
-                f,
-                "{{fd={}, events={}}}",
-                p.fd,
-                Flags(p.events.into(), POLL_EV)
-            )?;
+            if i == MAX_ELEMENTS {
+                f.write_str("...")?;
+                break;
+            }
+            if p.fd < 0 {
+                write!(f, "{{fd={}}}", p.fd)?;
+            } else {
+                write!(
+                    f,
+                    "{{fd={}, events={}}}",
+                    p.fd,
+                    Flags(p.events.into(), POLL_EV)
+                )?;
+            }
         }
         f.write_char(']')
     }
 }
 
-/// poll's result detail: the entries with revents, or `Timeout`.
+/// poll's result detail: the entries with revents, or `Timeout`. As strace
+/// builds it: at most 32 entries, in a 1024-byte buffer that ends with
+/// `...` when the next entry would not leave room for the rest.
 pub(crate) struct PollRevents<'a>(
     pub(crate) &'a io::Result<usize>,
     pub(crate) &'a [libc::pollfd],
@@ -564,31 +579,38 @@ pub(crate) struct PollRevents<'a>(
 
 impl Display for PollRevents<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        // strace's outstr[1024], less room for an address and ", ], ...".
+        const ROOM: usize = 1024 - (2 + 2 * std::mem::size_of::<libc::c_long>() + 9);
         match self.0 {
             Ok(0) => f.write_str("Timeout"),
             Ok(_) => {
-                f.write_char('[')?;
-                let mut first = true;
-                for p in self.1.iter().filter(|p| p.revents != 0) {
-                    if !first {
-                        f.write_str(", ")?;
+                let mut out = String::new();
+                for (printed, p) in self.1.iter().filter(|p| p.revents != 0).enumerate() {
+                    out.push_str(if out.is_empty() { "[" } else { ", " });
+                    if printed == MAX_ELEMENTS {
+                        out.push_str("...");
+                        break;
                     }
-                    first = false;
-                    write!(
-                        f,
-                        "{{fd={}, revents={}}}",
-                        p.fd,
-                        Flags(p.revents.into(), POLL_EV)
-                    )?;
+                    let fd = format!("{{fd={}, revents=", p.fd);
+                    let flags = Flags(p.revents.into(), POLL_EV).to_string();
+                    if out.len() + fd.len() + flags.len() + 1 >= ROOM {
+                        out.push_str("...");
+                        break;
+                    }
+                    let _ = write!(out, "{fd}{flags}}}");
                 }
-                f.write_char(']')
+                if !out.is_empty() {
+                    out.push(']');
+                }
+                f.write_str(&out)
             }
             Err(_) => Ok(()),
         }
     }
 }
 
-/// epoll events as strace prints epoll_wait's second argument.
+/// epoll events as strace prints epoll_wait's second argument: `...`
+/// after 32.
 pub(crate) struct EpollEvents<'a>(pub(crate) &'a [libc::epoll_event]);
 
 impl Display for EpollEvents<'_> {
@@ -597,6 +619,10 @@ impl Display for EpollEvents<'_> {
         for (i, e) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
+            }
+            if i == MAX_ELEMENTS {
+                f.write_str("...")?;
+                break;
             }
             let (events, data) = (e.events, e.u64);
             write!(f, "{}", EpollEvent(events, data))?;
@@ -728,6 +754,53 @@ mod tests {
         assert_eq!(OptName(so, libc::SO_TYPE).to_string(), "SO_TYPE");
         assert_eq!(LenInOut(4, 4).to_string(), "[4]");
         assert_eq!(LenInOut(16, 4).to_string(), "[16 => 4]");
+    }
+
+    #[test]
+    fn arrays_stop_after_32_as_strace_does() {
+        let pfd = |fd, revents| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents,
+        };
+        // A negative fd (a disarmed entry) prints without its events.
+        assert_eq!(
+            PollFds(&[pfd(3, 0), pfd(-8, 0)]).to_string(),
+            "[{fd=3, events=POLLIN}, {fd=-8}]"
+        );
+        let many: Vec<libc::pollfd> = (0..40).map(|fd| pfd(fd, libc::POLLIN)).collect();
+        let args = PollFds(&many).to_string();
+        assert!(args.ends_with("{fd=31, events=POLLIN}, ...]"), "{args}");
+        let ok = Ok(40);
+        let result = PollRevents(&ok, &many).to_string();
+        // 32 entries of 25 bytes fit in strace's buffer: the cut is the
+        // count's.
+        assert!(
+            result.ends_with("{fd=31, revents=POLLIN}, ...]"),
+            "{result}"
+        );
+        assert_eq!(PollRevents(&Ok(0), &many).to_string(), "Timeout");
+        let long: Vec<libc::pollfd> = (0..40)
+            .map(|fd| pfd(fd, libc::POLLIN | libc::POLLRDNORM | libc::POLLRDHUP))
+            .collect();
+        let result = PollRevents(&ok, &long).to_string();
+        // 43-byte entries: strace's 1024-byte buffer ends it first.
+        assert!(
+            result.len() < 1024 && result.ends_with(", ...]"),
+            "{result}"
+        );
+        let events: Vec<libc::epoll_event> = (0..33)
+            .map(|i| libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: i,
+            })
+            .collect();
+        let shown = EpollEvents(&events).to_string();
+        assert!(
+            shown.ends_with("{events=EPOLLIN, data={u32=31, u64=31}}, ...]"),
+            "{shown}"
+        );
+        assert!(!EpollEvents(&events[..32]).to_string().contains("..."));
     }
 
     #[test]
