@@ -396,3 +396,125 @@ pub const fn r#type(&self) -> io::Result<Type> {}
         ]
     );
 }
+
+// ---- the README's syscall map ----
+
+/// The syscalls the crate makes: every `Syscall` variant that a wrapper in
+/// `src/sys/` passes to `run` or `enter`, by the name strace gives it.
+fn syscalls_made() -> Vec<String> {
+    let sys = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sys");
+    let mod_rs = std::fs::read_to_string(sys.join("mod.rs")).expect("read src/sys/mod.rs");
+    // `Syscall::Socket => "socket",` in `Syscall::name`.
+    let mut names = std::collections::BTreeMap::new();
+    for line in mod_rs.lines() {
+        let t = line.trim();
+        if let Some((variant, name)) = t
+            .strip_prefix("Syscall::")
+            .and_then(|r| r.split_once(" => \""))
+        {
+            names.insert(variant.to_owned(), name.trim_end_matches("\",").to_owned());
+        }
+    }
+    assert!(
+        names.len() > 20,
+        "Syscall::name not found in src/sys/mod.rs"
+    );
+    let mut files = Vec::new();
+    rust_files(&sys, &mut files);
+    let mut made = std::collections::BTreeSet::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read src/sys file");
+        for caller in ["run(Syscall::", "enter(Syscall::"] {
+            for (at, _) in text.match_indices(caller) {
+                let rest = &text[at + caller.len()..];
+                let variant: String = rest
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect();
+                let name = names
+                    .get(&variant)
+                    .unwrap_or_else(|| panic!("Syscall::{variant} has no name"));
+                made.insert(name.clone());
+            }
+        }
+    }
+    made.into_iter().collect()
+}
+
+/// The rows of README.md's "Syscall map" table: (syscalls, baresock calls,
+/// shown in). Syscalls are the backticked names of the first cell outside
+/// parentheses.
+fn syscall_map_rows(readme: &str) -> Vec<(Vec<String>, String, String)> {
+    let section = readme
+        .split("\n## Syscall map")
+        .nth(1)
+        .expect("README.md has a \"## Syscall map\" section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let mut rows = Vec::new();
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        // Cells split on `|` that are not escaped as `\|`.
+        let mut cells = Vec::new();
+        let mut cell = String::new();
+        let mut prev = ' ';
+        for c in line.trim().trim_matches('|').chars() {
+            if c == '|' && prev != '\\' {
+                cells.push(std::mem::take(&mut cell).trim().to_owned());
+            } else {
+                cell.push(c);
+            }
+            prev = c;
+        }
+        cells.push(cell.trim().to_owned());
+        assert_eq!(cells.len(), 3, "a syscall map row needs 3 cells: {line}");
+        let first = cells[0].split('(').next().unwrap_or("");
+        let syscalls = first
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        rows.push((syscalls, cells[1].clone(), cells[2].clone()));
+    }
+    rows
+}
+
+#[test]
+fn readme_syscall_map_has_a_row_for_every_syscall_the_crate_makes() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("read README.md");
+    let rows = syscall_map_rows(&readme);
+    let mapped: Vec<&String> = rows.iter().flat_map(|r| &r.0).collect();
+    let made = syscalls_made();
+    for name in ["socket", "accept4", "pselect6", "epoll_pwait2", "getegid"] {
+        assert!(made.iter().any(|m| m == name), "the scan missed {name}");
+    }
+    for name in &made {
+        assert!(
+            mapped.contains(&name),
+            "README.md's syscall map has no row for `{name}`"
+        );
+    }
+    for name in &mapped {
+        assert!(
+            made.contains(name),
+            "README.md's syscall map has a row for `{name}`, which the crate never makes"
+        );
+    }
+    for (syscalls, calls, shown) in &rows {
+        assert!(
+            calls.contains('`') && !shown.is_empty(),
+            "the row for {syscalls:?} names no baresock call or no example"
+        );
+    }
+}
+
+#[test]
+fn syscall_map_parser_reads_rows() {
+    let readme = "intro\n## Syscall map\n\n| syscall | baresock | shown in |\n| --- | --- | --- |\n| `pselect6` (glibc's `select`) | `accept` (`A\\|B`) | `tour` |\n| `getpid`, `geteuid` | `x` | not yet |\n\n## Next\n| `not` | `a` | `row` |\n";
+    let rows = syscall_map_rows(readme);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].0, ["pselect6"]);
+    assert_eq!(rows[0].1, "`accept` (`A\\|B`)");
+    assert_eq!(rows[0].2, "`tour`");
+    assert_eq!(rows[1].0, ["getpid", "geteuid"]);
+}

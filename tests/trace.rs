@@ -442,3 +442,133 @@ fn line_parser_reads_strace_shapes() {
         )]
     );
 }
+
+// ---- the README's syscall map, checked against the examples' traces ----
+
+/// The syscalls one run of `example` (no arguments) makes, from its trace.
+fn syscalls_of(example: &str) -> std::collections::BTreeSet<String> {
+    let bin = example_path(example);
+    let out = Command::new(&bin)
+        .env("BARESOCK_TRACE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the example");
+    let output = wait_bounded(example, out);
+    assert!(output.status.success(), "{example} failed: {output:?}");
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(call_of)
+        .map(|c| c.name)
+        .collect()
+}
+
+/// Waits for a child at most two minutes, then kills it and fails.
+fn wait_bounded(example: &str, mut child: std::process::Child) -> std::process::Output {
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut buf);
+        buf
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{example} did not finish in 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: Vec::new(),
+        stderr: reader.join().expect("stderr reader"),
+    }
+}
+
+/// Every example named in a row of README.md's syscall map makes that
+/// syscall when run, and every syscall an example makes is in the map with
+/// that example named: the "shown in" column is true and complete.
+#[test]
+fn readme_syscall_map_names_the_examples_that_make_each_syscall() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("read README.md");
+    let section = readme
+        .split("\n## Syscall map")
+        .nth(1)
+        .expect("a \"## Syscall map\" section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let mut examples: Vec<String> = std::fs::read_dir(root.join("examples"))
+        .expect("read examples/")
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            let stem = p.file_stem()?.to_str()?.to_owned();
+            let is_example =
+                p.extension().is_some_and(|x| x == "rs") || p.join("main.rs").is_file();
+            is_example.then_some(stem)
+        })
+        .collect();
+    examples.sort();
+    // (syscall, the examples its row names).
+    let mut claims: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.trim().trim_matches('|').split(" | ").collect();
+        let first = cells[0].split('(').next().unwrap_or("");
+        let shown = cells.last().copied().unwrap_or("");
+        let named: Vec<String> = if shown.trim() == "every example" {
+            examples.clone()
+        } else {
+            shown
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect()
+        };
+        for name in named.iter() {
+            assert!(
+                examples.contains(name),
+                "the syscall map names `{name}`, which is not an example"
+            );
+        }
+        for syscall in first.split('`').skip(1).step_by(2) {
+            claims.insert(syscall.to_owned(), named.clone());
+        }
+    }
+    assert!(
+        claims.len() > 25,
+        "the syscall map has only {} syscalls",
+        claims.len()
+    );
+    let mut wrong = Vec::new();
+    for example in &examples {
+        let made = syscalls_of(example);
+        for (syscall, named) in &claims {
+            let says = named.contains(example);
+            if says != made.contains(syscall) {
+                wrong.push(format!(
+                    "{example} {} {syscall}, but the map {}",
+                    if made.contains(syscall) {
+                        "makes"
+                    } else {
+                        "does not make"
+                    },
+                    if says { "names it" } else { "does not name it" }
+                ));
+            }
+        }
+        for syscall in made.iter().filter(|s| !claims.contains_key(*s)) {
+            wrong.push(format!("{example} makes {syscall}, which has no row"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "README.md's syscall map:\n{}",
+        wrong.join("\n")
+    );
+}
