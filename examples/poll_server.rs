@@ -63,8 +63,8 @@
 //!
 //! # What to look for in the trace
 //!
-//! `cargo run --example poll_server --features trace` prints each syscall
-//! as strace would, on stderr, between the server's own lines. From one run
+//! `BARESOCK_TRACE=1 cargo run --example poll_server --features trace` prints
+//! each syscall as strace would, on stderr, between the server's own lines. From one run
 //! (ports, timeouts and how the bytes are cut differ from run to run); fds
 //! 4-6 are the demonstration's client sockets, 7-9 the server's ends of
 //! them (`E` below stands for `events=POLLIN|POLLRDNORM|POLLRDBAND|POLLRDHUP`,

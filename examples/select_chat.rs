@@ -63,8 +63,8 @@
 //!
 //! # What to look for in the trace
 //!
-//! `cargo run --example select_chat --features trace` prints each syscall
-//! as strace would, on stderr, between the server's own lines. From one
+//! `BARESOCK_TRACE=1 cargo run --example select_chat --features trace` prints
+//! each syscall as strace would, on stderr, between the server's own lines. From one
 //! run (ports, timeouts and where the kernel cuts the byte stream differ
 //! from run to run); fds 4-6 are the demonstration's client sockets, 7-9
 //! the server's ends of them, and 7 is client 1, the slow reader:
