@@ -64,13 +64,17 @@ struct Call {
     text: String,
 }
 
+/// The example's binary built with the trace: the one `cargo test` built
+/// beside this test if it is newer than every source and has the trace
+/// compiled in (a plain `cargo test` builds them without it), else one
+/// built here, in a target directory of this test's own.
 fn example_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let beside = exe
         .parent()
         .and_then(|d| d.parent())
         .map(|p| p.join("examples").join(name));
-    if let Some(p) = beside.filter(|p| p.exists()) {
+    if let Some(p) = beside.filter(|p| usable(p)) {
         return p;
     }
     let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("trace-examples");
@@ -92,6 +96,35 @@ fn example_path(name: &str) -> PathBuf {
         .expect("run cargo to build the example");
     assert!(status.success(), "cargo build --example {name} failed");
     target.join("debug").join("examples").join(name)
+}
+
+/// Whether a built example is fresh and has the trace compiled in: only
+/// the trace reads `BARESOCK_TRACE`, so the name is in the binary only
+/// then.
+fn usable(bin: &std::path::Path) -> bool {
+    fn newest(path: &std::path::Path, out: &mut std::time::SystemTime) {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                newest(&entry.path(), out);
+            }
+        } else if let Ok(m) = meta.modified() {
+            *out = (*out).max(m);
+        }
+    }
+    let Ok(built) = std::fs::metadata(bin).and_then(|m| m.modified()) else {
+        return false;
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = std::time::SystemTime::UNIX_EPOCH;
+    for part in ["src", "examples", "build.rs", "Cargo.toml"] {
+        newest(&root.join(part), &mut sources);
+    }
+    let marker = b"BARESOCK_TRACE";
+    built >= sources
+        && std::fs::read(bin).is_ok_and(|b| b.windows(marker.len()).any(|w| w == marker))
 }
 
 /// `TID NAME(args) = RET ...`: (tid, call).
