@@ -46,9 +46,10 @@
 //!
 //! # What to look for in the trace
 //!
-//! `BARESOCK_TRACE=1 cargo run --features trace --example broadcaster`
-//! (once the trace feature is in), or today
-//! `strace -e trace=%network target/debug/examples/broadcaster`:
+//! `BARESOCK_TRACE=1 cargo run --example broadcaster --features trace`
+//! prints every syscall the crate makes, as strace would, on stderr (`strace
+//! -e trace=%network target/debug/examples/broadcaster` shows the same
+//! lines, among the program's other calls). Lines from one run:
 //!
 //! - `bind(3, {sa_family=AF_INET, sin_port=htons(0),
 //!   sin_addr=inet_addr("127.255.255.255")}, 16) = 0`: a broadcast

@@ -62,15 +62,16 @@
 //!
 //! # What to look for in the trace
 //!
-//! `BARESOCK_TRACE=1 cargo run --features trace --example connect_timeout`
-//! (once the trace feature is in), or today
-//! `strace -e trace=%network,poll,fcntl target/debug/examples/connect_timeout`:
+//! `BARESOCK_TRACE=1 cargo run --example connect_timeout --features trace`
+//! prints every syscall the crate makes, as strace would, on stderr (`strace
+//! -e trace=%network,poll,fcntl target/debug/examples/connect_timeout` shows
+//! the same lines, among the program's other calls). Lines from one run:
 //!
 //! - `fcntl(7, F_SETFL, O_RDWR|O_NONBLOCK) = 0`, then `connect(7, {...},
 //!   16) = -1 EINPROGRESS (Operation now in progress)`: the helper at work.
 //! - `poll([{fd=7, events=POLLOUT}], 1, 1000) = 1 ([{fd=7,
 //!   revents=POLLOUT}])`, then `getsockopt(7, SOL_SOCKET, SO_ERROR, [0],
-//!   [4]) = 0` and `getpeername(7, {...}) = 0`: connected.
+//!   [4]) = 0` and `getpeername(7, {...}, [128 => 16]) = 0`: connected.
 //! - `... revents=POLLOUT|POLLERR|POLLHUP}])` then `getsockopt(8,
 //!   SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0`: the call succeeds and
 //!   the handshake's error arrives as its *value*.

@@ -47,9 +47,10 @@
 //!
 //! # What to look for in the trace
 //!
-//! `BARESOCK_TRACE=1 cargo run --features trace --example datagram` (once
-//! the trace feature is in), or today
-//! `strace -f -e trace=%network,close target/debug/examples/datagram`:
+//! `BARESOCK_TRACE=1 cargo run --example datagram --features trace` prints
+//! every syscall the crate makes, as strace would, on stderr (`strace -f -e
+//! trace=%network,close target/debug/examples/datagram` shows the same
+//! lines, among the program's other calls). Lines from one run:
 //!
 //! - `bind(3, {sa_family=AF_INET, sin_port=htons(0),
 //!   sin_addr=inet_addr("127.0.0.1")}, 16) = 0` in the listener, and no

@@ -15,7 +15,9 @@
 //!
 //! Syscalls: socket, bind, listen, getsockname, accept4(SOCK_NONBLOCK |
 //! SOCK_CLOEXEC), recvfrom, sendto, close, and the backend's own: pselect6
-//! (select), poll, or epoll_create1 + epoll_ctl + epoll_wait (epoll).
+//! (select), poll, or epoll_create1 + epoll_ctl + epoll_pwait2 (epoll: the
+//! time left to the deadline has a sub-millisecond part; epoll_wait where
+//! the kernel lacks epoll_pwait2).
 //!
 //! Run it:
 //! - `cargo run --example echo_server` — a self-contained demonstration:

@@ -43,9 +43,10 @@
 //!
 //! # What to look for in the trace
 //!
-//! `BARESOCK_TRACE=1 cargo run --features trace --example misconceptions`
-//! (once the trace feature is in), or today
-//! `strace -e trace=%network,fcntl,close target/debug/examples/misconceptions`:
+//! `BARESOCK_TRACE=1 cargo run --example misconceptions --features trace`
+//! prints every syscall the crate makes, as strace would, on stderr (`strace
+//! -e trace=%network,fcntl,close target/debug/examples/misconceptions` shows
+//! the same lines, among the program's other calls). Lines from one run:
 //!
 //! - 1: `recvfrom(3, ..., 16, 0, NULL, NULL) = -1 EAGAIN (Resource
 //!   temporarily unavailable)` taking 0.20 s (`strace -T` prints
@@ -56,15 +57,21 @@
 //! - 3: `bind(..., sin_port=htons(P), ...) = -1 EADDRINUSE (Address already
 //!   in use)` twice in the first round; `= -1 EADDRINUSE`, then `= 0` in the
 //!   second, whose listener had `setsockopt(..., SO_REUSEADDR, [1], 4)`.
-//! - 4: `sendto(N, "\0\0\0"..., 1048576, MSG_NOSIGNAL, NULL, 0) = 6144` (on
-//!   the machine this was written on), a few smaller counts, then `= -1
-//!   EAGAIN`.
+//! - 4: `sendto(4, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"...,
+//!   1048576, MSG_NOSIGNAL, NULL, 0) = 6144` (on the machine this was
+//!   written on: the buffer shows as its first 32 bytes, then `...`), a
+//!   few smaller counts (`sendto(4, ..., 1042432, ...) = 2048`), then `=
+//!   -1 EAGAIN (Resource temporarily unavailable)`.
 //! - 5: two `sendto(..., 5, ...) = 5`, then `recvfrom(5, "helloworld", 64,
 //!   0, NULL, NULL) = 10`; `recvfrom(5, "0123", 4, ...) = 4` and so on.
-//! - 6: `recvfrom(3, "\0\1\2...", 10, 0, ...) = 10` then `recvfrom(3,
-//!   "next", ...) = 4`; `recvfrom(3, ..., 10, MSG_TRUNC, ...) = 100`;
-//!   `recvmsg(3, {... msg_flags=MSG_TRUNC}, 0) = 10`; `recvfrom(3, "", 0,
-//!   MSG_PEEK|MSG_TRUNC, ...) = 100`.
+//! - 6: `recvfrom(3, "\0\1\2\3\4\5\6\7\10\t", 10, 0, NULL, NULL) = 10` then
+//!   `recvfrom(3, "next", 10, 0, NULL, NULL) = 4`; `recvfrom(3, ..., 10,
+//!   MSG_TRUNC, NULL, NULL) = 100`; `recvmsg(3, {..., msg_iov=[{iov_base=...,
+//!   iov_len=10}], msg_iovlen=1, msg_controllen=0,
+//!   msg_flags=MSG_TRUNC|MSG_CMSG_CLOEXEC}, MSG_CMSG_CLOEXEC) = 10` (the
+//!   kernel hands back the `MSG_CMSG_CLOEXEC` baresock passes, with
+//!   `MSG_TRUNC`); `recvfrom(3, "", 0, MSG_PEEK|MSG_TRUNC, NULL, NULL) =
+//!   100`.
 
 use std::io::{self, IoSliceMut};
 use std::net::{Ipv4Addr, SocketAddr};

@@ -39,9 +39,9 @@
 //!
 //! # What to look for in the trace
 //!
-//! `BARESOCK_TRACE=1 cargo run --features trace --example showip` (once the
-//! trace feature is in) shows only the crate's calls. For the whole story,
-//! `strace -e trace=%network,openat target/debug/examples/showip`:
+//! `BARESOCK_TRACE=1 cargo run --example showip --features trace` shows only
+//! the crate's calls. For the whole story, `strace -e trace=%network,openat
+//! target/debug/examples/showip`:
 //!
 //! - `connect(3, {sa_family=AF_UNIX, sun_path="/var/run/nscd/socket"},
 //!   110) = -1 ENOENT` and `openat(AT_FDCWD, "/etc/hosts", O_RDONLY|

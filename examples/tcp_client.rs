@@ -50,13 +50,15 @@
 //!
 //! # What to look for in the trace
 //!
-//! `BARESOCK_TRACE=1 cargo run --features trace --example tcp_client` (once
-//! the trace feature is in), or today
-//! `strace -f -e trace=%network,close target/debug/examples/tcp_client`:
+//! `BARESOCK_TRACE=1 cargo run --example tcp_client --features trace` prints
+//! every syscall the crate makes, as strace would, on stderr (`strace -f -e
+//! trace=%network,close target/debug/examples/tcp_client` shows the same
+//! lines, among the program's other calls). Lines from one run:
 //!
-//! - `connect(5, {sa_family=AF_INET6, sin6_port=htons(PORT), ...
-//!   inet_pton(AF_INET6, "::1", &sin6_addr) ...}, 28) = -1 ECONNREFUSED
-//!   (Connection refused)` followed by `close(5)`: the failed candidate.
+//! - `connect(5, {sa_family=AF_INET6, sin6_port=htons(PORT),
+//!   sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr),
+//!   sin6_scope_id=0}, 28) = -1 ECONNREFUSED (Connection refused)`
+//!   followed by `close(5) = 0`: the failed candidate.
 //! - `socket(AF_INET, ...) = 5` again: the kernel hands out the lowest free
 //!   fd, and 5 was just closed. Then `connect(5, {sa_family=AF_INET, ...},
 //!   16) = 0`, with no `bind` before it: the next `getsockname` shows the

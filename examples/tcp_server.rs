@@ -54,16 +54,19 @@
 //!
 //! # What to look for in the trace
 //!
-//! `BARESOCK_TRACE=1 cargo run --features trace --example tcp_server` (once
-//! the trace feature is in), or today
-//! `strace -f -e trace=%network,close target/debug/examples/tcp_server`:
+//! `BARESOCK_TRACE=1 cargo run --example tcp_server --features trace` prints
+//! every syscall the crate makes, as strace would, on stderr (`strace -f -e
+//! trace=%network,close target/debug/examples/tcp_server` shows the same
+//! lines, among the program's other calls). Lines from one run:
 //!
 //! - `bind(3, {sa_family=AF_INET, sin_port=htons(0), ...}, 16) = 0`, then
 //!   `getsockname(3, {..., sin_port=htons(41234), ...}, [128 => 16]) = 0`:
 //!   port 0 means "kernel, choose", and getsockname is how to learn the
 //!   choice (`[128 => 16]`: we offered 128 bytes, the kernel wrote 16).
-//! - `setsockopt(3, SOL_SOCKET, SO_RCVTIMEO_OLD, ...)`: strace's name for
-//!   SO_RCVTIMEO with a `struct timeval` on 64-bit Linux.
+//! - `setsockopt(3, SOL_SOCKET, SO_RCVTIMEO_OLD,
+//!   "\5\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16) = 0`: strace's name (and so the
+//!   trace's) for SO_RCVTIMEO with a `struct timeval` on 64-bit Linux,
+//!   whose 16 bytes say 5 seconds, 0 microseconds.
 //! - `accept4(3, {..., sin_port=htons(47768), ...}, [128 => 16],
 //!   SOCK_CLOEXEC) = 4`: a new fd for the connection; the port in it is the
 //!   client's ephemeral port, the one the client's `getsockname` shows.

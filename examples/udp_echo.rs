@@ -7,10 +7,10 @@
 //!   `recvfrom` (which says who sent each datagram) and `sendto` (which
 //!   names where each reply goes). No `listen`, no `accept`.
 //! - The client needs no `bind`: its first `sendto` gives it an ephemeral
-//!   port (`getsockname` before: `0.0.0.0:0`; after: `0.0.0.0:5xxxx`). The
+//!   port (`getsockname` before: `0.0.0.0:0`; after: `0.0.0.0:PORT`). The
 //!   address stays "any": routing picks the source address per datagram
 //!   (127.0.0.1 here). `connect` fixes both: a connected UDP socket's
-//!   `getsockname` shows `127.0.0.1:5xxxx`.
+//!   `getsockname` shows `127.0.0.1:PORT`.
 //! - Anyone may send to an unconnected UDP socket, so a client checks that
 //!   the reply came from the server it asked.
 //! - A datagram of 0 bytes is a real datagram: `recvfrom` returning 0 on
@@ -56,23 +56,25 @@
 //!
 //! # What to look for in the trace
 //!
-//! `BARESOCK_TRACE=1 cargo run --features trace --example udp_echo` (once
-//! the trace feature is in), or today
-//! `strace -f -e trace=%network,close target/debug/examples/udp_echo`:
+//! `BARESOCK_TRACE=1 cargo run --example udp_echo --features trace` prints
+//! every syscall the crate makes, as strace would, on stderr (`strace -f -e
+//! trace=%network,close target/debug/examples/udp_echo` shows the same
+//! lines, among the program's other calls). Lines from one run:
 //!
 //! - `getsockname(4, {sa_family=AF_INET, sin_port=htons(0),
 //!   sin_addr=inet_addr("0.0.0.0")}, ...)` before the first `sendto`, and a
 //!   real port (address still 0.0.0.0) after it: the implicit bind.
 //! - `recvfrom(3, "ping 1", 2048, 0, {sa_family=AF_INET,
-//!   sin_port=htons(5xxxx), ...}, [128 => 16]) = 6` in the server: the
+//!   sin_port=htons(PORT), ...}, [128 => 16]) = 6` in the server: the
 //!   sender's address arrives with every datagram.
 //! - `sendto(4, "", 0, MSG_NOSIGNAL, {...}, 16) = 0` and the server's
 //!   `recvfrom(3, "", 2048, ...) = 0`: an empty datagram.
 //! - `sendto(5, "ping 5", 6, MSG_NOSIGNAL, NULL, 0) = 6` on the connected
 //!   socket: no address needed.
-//! - `recvfrom(6, ..., 0, NULL, NULL) = -1 ECONNREFUSED (Connection
-//!   refused)`: the error belongs to the earlier `sendto`, reported on the
-//!   next call.
+//! - `recvfrom(7, 0x7fffbaf4f610, 64, 0, NULL, NULL) = -1 ECONNREFUSED
+//!   (Connection refused)`: the error belongs to the earlier `sendto(7,
+//!   "hello?", 6, MSG_NOSIGNAL, NULL, 0) = 6`, reported on the next call
+//!   (the buffer prints as its address: nothing was written into it).
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};

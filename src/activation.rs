@@ -11,7 +11,11 @@
 //!
 //! # References
 //! [sd_listen_fds(3)](https://www.freedesktop.org/software/systemd/man/latest/sd_listen_fds.html),
-//! [systemd-socket-activate(1)](https://www.freedesktop.org/software/systemd/man/latest/systemd-socket-activate.html)
+//! [systemd-socket-activate(1)](https://www.freedesktop.org/software/systemd/man/latest/systemd-socket-activate.html),
+//! [sd_listen_fds(3) on man7](https://man7.org/linux/man-pages/man3/sd_listen_fds.3.html),
+//! [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html),
+//! [getsockopt(2)](https://man7.org/linux/man-pages/man2/getsockopt.2.html),
+//! [getsockname(2)](https://man7.org/linux/man-pages/man2/getsockname.2.html)
 // Borrowing and adopting the inherited fds 3.. is the unsafe part: the
 // activation protocol, LISTEN_PID and a once-only guard make it sound.
 #![allow(unsafe_code)]
@@ -159,7 +163,9 @@ pub fn parse_env<'a>(
     Ok(Some(ListenEnv { count, names }))
 }
 
-/// Takes the sockets the service manager passed to this process.
+/// `fcntl(fd, F_GETFD)`, `getsockopt(fd, SOL_SOCKET, SO_TYPE)` and
+/// friends, `getsockname`, `fcntl(fd, F_SETFD, FD_CLOEXEC)` for each fd —
+/// take the sockets the service manager passed to this process.
 ///
 /// Reads `LISTEN_PID`, `LISTEN_FDS` and `LISTEN_FDNAMES`; if they are
 /// meant for this process, checks every fd from 3 on is open

@@ -31,6 +31,16 @@ use crate::{Domain, MsgFlags, Protocol, SockAddr, Type};
 /// Dropping closes the fd through the syscall layer and ignores close's
 /// result (the fd is released either way on Linux); call
 /// [`OwnedSocket::close`] to see it.
+///
+/// # References
+/// [socket(2)](https://man7.org/linux/man-pages/man2/socket.2.html),
+/// [socket(7)](https://man7.org/linux/man-pages/man7/socket.7.html),
+/// [tcp(7)](https://man7.org/linux/man-pages/man7/tcp.7.html),
+/// [udp(7)](https://man7.org/linux/man-pages/man7/udp.7.html),
+/// [unix(7)](https://man7.org/linux/man-pages/man7/unix.7.html),
+/// [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html),
+/// [close(2)](https://man7.org/linux/man-pages/man2/close.2.html); each
+/// method links its own syscall's page.
 pub struct OwnedSocket {
     // ManuallyDrop keeps OwnedFd's niche (Option<OwnedSocket> is 4 bytes)
     // while our Drop, not OwnedFd's, does the close, through sys::close.
@@ -304,9 +314,13 @@ impl OwnedSocket {
         sys::net::connect(self.fd(), addr)
     }
 
-    /// Connect with a deadline: a nonblocking `connect`, then `poll` for
-    /// writability, `getsockopt(SO_ERROR)` for the outcome and `getpeername`
-    /// to confirm it.
+    /// `connect(fd, addr, addrlen)` on the socket made nonblocking, then
+    /// `poll`, `getsockopt(fd, SOL_SOCKET, SO_ERROR)` and `getpeername` —
+    /// connect with a deadline.
+    ///
+    /// The helper that is more than one syscall: a nonblocking `connect`,
+    /// then `poll` for writability, `getsockopt(SO_ERROR)` for the outcome
+    /// and `getpeername` to confirm it.
     ///
     /// The socket's original blocking mode (`fcntl(F_GETFL)`) is restored
     /// on success and on every failure. An interrupted `poll` (EINTR) is
@@ -800,7 +814,7 @@ impl OwnedSocket {
         sys::close(fd)
     }
 
-    /// Whether the fd has FD_CLOEXEC set (`fcntl(fd, F_GETFD)`): always
+    /// `fcntl(fd, F_GETFD)` — whether the fd has FD_CLOEXEC set: always
     /// true for a socket this crate made.
     ///
     /// # Errors
@@ -811,9 +825,9 @@ impl OwnedSocket {
         Ok(sys::net::fcntl_getfd(self.fd())? & libc::FD_CLOEXEC != 0)
     }
 
-    /// Sets or clears FD_CLOEXEC (`fcntl(fd, F_SETFD)`), for an fd adopted
-    /// from elsewhere (socket activation) or one to hand to a child on
-    /// purpose.
+    /// `fcntl(fd, F_GETFD)`, then `fcntl(fd, F_SETFD, flags)` — set or
+    /// clear FD_CLOEXEC, for an fd adopted from elsewhere (socket
+    /// activation) or one to hand to a child on purpose.
     ///
     /// # Errors
     ///

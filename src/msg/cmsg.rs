@@ -108,8 +108,9 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// The calling process's pid, effective uid and effective gid: what an
-    /// unprivileged sender may claim.
+    /// `getpid()`, `geteuid()`, `getegid()` — the calling process's pid,
+    /// effective uid and effective gid: what an unprivileged sender may
+    /// claim.
     pub fn current() -> Credentials {
         let (pid, uid, gid) = sys::msg::current_ids();
         Credentials { pid, uid, gid }

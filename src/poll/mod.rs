@@ -692,7 +692,9 @@ impl fmt::Debug for Events {
 /// errors, costs, closed-while-registered — is written once in the
 /// [module docs](self) and holds for every implementation.
 pub trait Poller: Send + fmt::Debug {
-    /// Start watching `fd` for `interest`, reporting it as `token`.
+    /// `epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event)` on [`Epoll`]; no
+    /// syscall on the others — start watching `fd` for `interest`,
+    /// reporting it as `token`.
     ///
     /// The poller keeps the fd's *number*, not the fd: deregister before
     /// you close it (see the module docs for what happens otherwise).
@@ -706,8 +708,9 @@ pub trait Poller: Send + fmt::Debug {
     ///   a directory).
     fn register(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()>;
 
-    /// Change the token and interest of a registered fd; also re-arms a
-    /// oneshot registration.
+    /// `epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &event)` on [`Epoll`]; no
+    /// syscall on the others — change the token and interest of a
+    /// registered fd; also re-arms a oneshot registration.
     ///
     /// # Errors
     ///
@@ -721,16 +724,21 @@ pub trait Poller: Send + fmt::Debug {
         interest: Interest,
     ) -> io::Result<()>;
 
-    /// Stop watching `fd`.
+    /// `epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &event)` on [`Epoll`]; no
+    /// syscall on the others — stop watching `fd`.
     ///
     /// # Errors
     ///
     /// - `ENOENT` (`NotFound`): `fd` is not registered here.
     fn deregister(&mut self, fd: BorrowedFd<'_>) -> io::Result<()>;
 
-    /// Wait until a registered fd is ready or `timeout` passes, and fill
-    /// `events` with what is ready. Returns how many events it holds (0
-    /// on timeout).
+    /// `select(nfds, readfds, writefds, exceptfds, timeout)` (the kernel's
+    /// `pselect6`), `poll(fds, nfds, timeout)` or `epoll_wait(epfd, events,
+    /// maxevents, timeout)` (`epoll_pwait2` for a sub-millisecond timeout)
+    /// — wait until a registered fd is ready or `timeout` passes.
+    ///
+    /// Fills `events` with what is ready and returns how many events it
+    /// holds (0 on timeout).
     ///
     /// One syscall (plus the reset `read` of a [`Waker`] reported on poll
     /// or select); no allocation. See the module docs for timeout
@@ -747,9 +755,12 @@ pub trait Poller: Send + fmt::Debug {
     /// Which backend this is.
     fn backend(&self) -> Backend;
 
-    /// Registers a [`Waker`]'s eventfd, sharing its ownership, so the fd
-    /// stays open while it is registered. [`Waker::new`] calls it; you need
-    /// not.
+    /// `epoll_ctl(epfd, EPOLL_CTL_ADD, eventfd, &event)` (edge-triggered)
+    /// on [`Epoll`]; no syscall on the others — register a [`Waker`]'s
+    /// eventfd.
+    ///
+    /// The poller shares ownership of the eventfd, so the fd stays open
+    /// while it is registered. [`Waker::new`] calls it; you need not.
     ///
     /// # Errors
     ///
@@ -793,8 +804,8 @@ impl Backend {
         }
     }
 
-    /// Makes a poller of this kind. Only epoll makes a syscall here
-    /// (`epoll_create1(EPOLL_CLOEXEC)`).
+    /// `epoll_create1(EPOLL_CLOEXEC)` for [`Backend::Epoll`]; no syscall
+    /// for the others — make a poller of this kind.
     ///
     /// # Errors
     ///

@@ -214,7 +214,8 @@ impl Timer {
         })
     }
 
-    /// `timerfd_create`, then `timerfd_settime(fd, 0, {0, after}, NULL)` —
+    /// `timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)`, then
+    /// `timerfd_settime(fd, 0, {0, after}, NULL)` —
     /// a one-shot timer that expires once, `after` from now.
     ///
     /// A zero `after` is taken as 1 ns (see [`Timer`]).
@@ -228,8 +229,8 @@ impl Timer {
         Ok(t)
     }
 
-    /// `timerfd_create`, then `timerfd_settime(fd, 0, {interval, interval},
-    /// NULL)` — a periodic timer that expires every `interval`, the first
+    /// `timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)`, then
+    /// `timerfd_settime(fd, 0, {interval, interval}, NULL)` — a periodic timer that expires every `interval`, the first
     /// time one `interval` from now.
     ///
     /// A zero `interval` is taken as 1 ns (see [`Timer`]).
@@ -623,7 +624,7 @@ impl BitOr for SignalSet {
     }
 }
 
-/// `pthread_sigmask(SIG_BLOCK, &set, &old)` — block `set` in the calling
+/// `rt_sigprocmask(SIG_BLOCK, &set, &old)` (glibc's `pthread_sigmask`) — block `set` in the calling
 /// thread; call it at the top of `main`, before any thread starts. Returns
 /// the thread's mask from before.
 ///
@@ -686,7 +687,7 @@ pub fn block_signals(set: SignalSet) -> io::Result<SignalSet> {
     sys::source::pthread_sigmask(libc::SIG_BLOCK, Some(set.0)).map(SignalSet::from_kernel)
 }
 
-/// `pthread_sigmask(SIG_UNBLOCK, &set, &old)` — unblock `set` in the
+/// `rt_sigprocmask(SIG_UNBLOCK, &set, &old)` (glibc's `pthread_sigmask`) — unblock `set` in the
 /// calling thread. Returns the thread's mask from before.
 ///
 /// A signal of `set` that is pending is delivered the moment it is
@@ -706,7 +707,7 @@ pub fn unblock_signals(set: SignalSet) -> io::Result<SignalSet> {
     sys::source::pthread_sigmask(libc::SIG_UNBLOCK, Some(set.0)).map(SignalSet::from_kernel)
 }
 
-/// `pthread_sigmask(SIG_BLOCK, NULL, &cur)` — the calling thread's signal
+/// `rt_sigprocmask(SIG_BLOCK, NULL, &cur)` (glibc's `pthread_sigmask`) — the calling thread's signal
 /// mask, unchanged.
 ///
 /// # Errors
@@ -716,7 +717,7 @@ pub fn blocked_signals() -> io::Result<SignalSet> {
     sys::source::pthread_sigmask(libc::SIG_BLOCK, None).map(SignalSet::from_kernel)
 }
 
-/// `signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)` — receive signals as
+/// `signalfd4(-1, &set, 8, SFD_CLOEXEC | SFD_NONBLOCK)` (glibc's `signalfd`) — receive signals as
 /// reads from an fd, in the same loop as sockets and timers.
 ///
 /// A signal handler interrupts the program at an arbitrary point and may
@@ -820,7 +821,7 @@ impl SignalInfo {
 }
 
 impl Signals {
-    /// `signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)` — an fd that reads
+    /// `signalfd4(-1, &set, 8, SFD_CLOEXEC | SFD_NONBLOCK)` (glibc's `signalfd`) — an fd that reads
     /// the signals of `set`. Does not change the signal mask: block `set`
     /// first, with [`block_signals`] at the top of `main`.
     ///

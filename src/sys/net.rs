@@ -365,11 +365,16 @@ pub(crate) fn getsockopt<T: OptVal>(
     strace!(
         Syscall::Getsockopt,
         &r,
-        "{}, {}, {}, {}, [{len}]",
+        "{}, {}, {}, {}, {}",
         fd.as_raw_fd(),
         Named(level, t::LEVEL),
         OptName(level, name),
-        t::OptVal(&value_bytes(&value)[..(len as usize).min(mem::size_of::<T>())])
+        t::OptVal(
+            level,
+            name,
+            &value_bytes(&value)[..(len as usize).min(mem::size_of::<T>())]
+        ),
+        t::LenInOut(mem::size_of::<T>() as libc::socklen_t, len)
     );
     r.map(|()| (value, len))
 }
@@ -412,7 +417,7 @@ pub(crate) fn setsockopt_bytes(
         fd.as_raw_fd(),
         Named(level, t::LEVEL),
         OptName(level, name),
-        t::OptVal(value),
+        t::OptVal(level, name, value),
         value.len()
     );
     r
@@ -452,11 +457,12 @@ pub(crate) fn getsockopt_bytes(
     strace!(
         Syscall::Getsockopt,
         &r,
-        "{}, {}, {}, {}, [{len}]",
+        "{}, {}, {}, {}, {}",
         fd.as_raw_fd(),
         Named(level, t::LEVEL),
         OptName(level, name),
-        Buf(&buf[..n])
+        Buf(&buf[..n]),
+        t::LenInOut(buf.len() as libc::socklen_t, len)
     );
     r.map(|()| n)
 }

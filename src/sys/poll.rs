@@ -181,9 +181,14 @@ pub(crate) fn select(
         Syscall::Pselect6,
         &t::Noted(
             &r,
-            &SelectResult(&r, nfds, &|fd| fd_set_contains(read, fd as RawFd), &|fd| {
-                fd_set_contains(write, fd as RawFd)
-            })
+            &SelectResult(
+                &r,
+                nfds,
+                &|fd| fd_set_contains(read, fd as RawFd),
+                &|fd| fd_set_contains(write, fd as RawFd),
+                &|fd| fd_set_contains(except, fd as RawFd),
+                tv
+            )
         ),
         "{nfds}, {}, {}, NULL",
         before.as_deref().unwrap_or(""),
@@ -253,9 +258,14 @@ pub(crate) fn select_words(
         Syscall::Pselect6,
         &t::Noted(
             &r,
-            &SelectResult(&r, bits, &|fd| word_bit(read, fd), &|fd| word_bit(
-                write, fd
-            ))
+            &SelectResult(
+                &r,
+                bits,
+                &|fd| word_bit(read, fd),
+                &|fd| word_bit(write, fd),
+                &|fd| word_bit(except, fd),
+                tv
+            )
         ),
         "{nfds}, {}, {}, NULL",
         before.as_deref().unwrap_or(""),
@@ -315,7 +325,8 @@ pub(crate) fn epoll_ctl(
     #[cfg(feature = "trace")]
     let event = t::With(|f: &mut std::fmt::Formatter<'_>| {
         if op == libc::EPOLL_CTL_DEL {
-            f.write_str("NULL")
+            // The kernel ignores it, and strace shows its address.
+            write!(f, "{:p}", &raw const ev)
         } else {
             write!(f, "{}", EpollEvent(events, data))
         }
@@ -485,6 +496,11 @@ struct SelectResult<'a>(
     usize,
     &'a dyn Fn(usize) -> bool,
     &'a dyn Fn(usize) -> bool,
+    &'a dyn Fn(usize) -> bool,
+    /// The time left that Linux wrote back into the timeval (glibc turns
+    /// the kernel's nanoseconds into microseconds, so strace's `left` may
+    /// differ in the last three digits).
+    Option<libc::timeval>,
 );
 
 #[cfg(feature = "trace")]
@@ -494,16 +510,17 @@ impl std::fmt::Display for SelectResult<'_> {
             Ok(0) => f.write_str("Timeout"),
             Ok(_) => {
                 let mut s = String::new();
-                if (0..self.1).any(|fd| (self.2)(fd)) {
-                    s.push_str("in ");
-                    t::fd_list(&mut s, self.1, self.2);
-                }
-                if (0..self.1).any(|fd| (self.3)(fd)) {
-                    if !s.is_empty() {
-                        s.push_str(", ");
+                for (name, set) in [("in ", self.2), ("out ", self.3), ("except ", self.4)] {
+                    if (0..self.1).any(set) {
+                        if !s.is_empty() {
+                            s.push_str(", ");
+                        }
+                        s.push_str(name);
+                        t::fd_list(&mut s, self.1, set);
                     }
-                    s.push_str("out ");
-                    t::fd_list(&mut s, self.1, self.3);
+                }
+                if let Some(left) = self.5 {
+                    s.push_str(&format!(", left {}", t::Timeval(Some(left))));
                 }
                 f.write_str(&s)
             }

@@ -398,7 +398,8 @@ impl Display for SockAddrOut<'_> {
                 SockAddr::CAPACITY,
                 a.len()
             ),
-            (Some(_), false) => write!(f, "{:p}, [{}]", std::ptr::null::<u8>(), SockAddr::CAPACITY),
+            // The call failed: strace shows the buffer's address.
+            (Some(a), false) => write!(f, "{:p}, [{}]", a.as_ptr(), SockAddr::CAPACITY),
         }
     }
 }
@@ -443,23 +444,58 @@ impl Display for OptName {
     }
 }
 
-/// An option value: `[n]` for an int, the bytes otherwise.
-pub(crate) struct OptVal<'a>(pub(crate) &'a [u8]);
+/// An option value as strace decodes it: an errno name for `SO_ERROR`,
+/// the structs of `SO_LINGER` and `SO_PEERCRED`, `[n]` for another int,
+/// the bytes otherwise. Fields: level, option name, value bytes.
+pub(crate) struct OptVal<'a>(
+    pub(crate) libc::c_int,
+    pub(crate) libc::c_int,
+    pub(crate) &'a [u8],
+);
 
 impl Display for OptVal<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        if let Ok(b) = <[u8; 4]>::try_from(self.0) {
-            write!(f, "[{}]", i32::from_ne_bytes(b))
+        let (level, name, b) = (self.0, self.1, self.2);
+        let int = |at: usize| i32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        match (level, name, b.len()) {
+            (libc::SOL_SOCKET, libc::SO_ERROR, 4) => write!(f, "[{}]", Errno(int(0))),
+            (libc::SOL_SOCKET, libc::SO_LINGER, 8) => {
+                write!(f, "{{l_onoff={}, l_linger={}}}", int(0), int(4))
+            }
+            (libc::SOL_SOCKET, libc::SO_PEERCRED, 12) => write!(
+                f,
+                "{{pid={}, uid={}, gid={}}}",
+                int(0),
+                int(4) as u32,
+                int(8) as u32
+            ),
+            (_, _, 4) => write!(f, "[{}]", int(0)),
+            _ => Buf(b).fmt(f),
+        }
+    }
+}
+
+/// A value-result length as strace prints it: `[n]`, or `[in => out]` when
+/// the kernel changed it.
+pub(crate) struct LenInOut(pub(crate) libc::socklen_t, pub(crate) libc::socklen_t);
+
+impl Display for LenInOut {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        if self.0 == self.1 {
+            write!(f, "[{}]", self.0)
         } else {
-            Buf(self.0).fmt(f)
+            write!(f, "[{} => {}]", self.0, self.1)
         }
     }
 }
 
 macro_rules! table {
-    ($name:ident: $($c:ident),* $(,)?) => {
-        pub(crate) const $name: &[(libc::c_int, &str)] = &[$((libc::$c as libc::c_int, stringify!($c))),*];
+    ($name:ident: $($c:ident $(as $shown:literal)?),* $(,)?) => {
+        pub(crate) const $name: &[(libc::c_int, &str)] =
+            &[$((libc::$c as libc::c_int, table!(@name $c $($shown)?))),*];
     };
+    (@name $c:ident) => { stringify!($c) };
+    (@name $c:ident $shown:literal) => { $shown };
 }
 
 table!(AF: AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET);
@@ -469,8 +505,8 @@ table!(IPPROTO: IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMP
 table!(LEVEL: SOL_SOCKET, SOL_IP, SOL_IPV6, SOL_TCP, SOL_UDP);
 table!(SO: SO_DEBUG, SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_DONTROUTE, SO_BROADCAST, SO_SNDBUF, SO_RCVBUF,
     SO_KEEPALIVE, SO_OOBINLINE, SO_LINGER, SO_REUSEPORT, SO_PASSCRED, SO_PEERCRED, SO_RCVLOWAT,
-    SO_SNDLOWAT, SO_RCVTIMEO, SO_SNDTIMEO, SO_BINDTODEVICE, SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN,
-    SO_TIMESTAMPNS, SO_MARK);
+    SO_SNDLOWAT, SO_RCVTIMEO as "SO_RCVTIMEO_OLD", SO_SNDTIMEO as "SO_SNDTIMEO_OLD", SO_BINDTODEVICE,
+    SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN, SO_TIMESTAMPNS as "SO_TIMESTAMPNS_OLD", SO_MARK);
 table!(IP: IP_TOS, IP_TTL, IP_PKTINFO, IP_RECVERR, IP_RECVTTL, IP_RECVTOS, IP_MULTICAST_IF,
     IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP);
 table!(IPV6: IPV6_UNICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP,
@@ -503,7 +539,12 @@ table!(ERRNO: EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, ENOEXEC, EBADF, EC
     EISCONN, ENOTCONN, ESHUTDOWN, ETOOMANYREFS, ETIMEDOUT, ECONNREFUSED, EHOSTDOWN, EHOSTUNREACH,
     EALREADY, EINPROGRESS, ESTALE, EDQUOT, ECANCELED, EOWNERDEAD, ENOTRECOVERABLE);
 
-/// The poll entries as strace prints poll's first argument.
+/// How many elements of an array strace prints before `...` (its default
+/// `-s 32` limits arrays as well as strings).
+const MAX_ELEMENTS: usize = 32;
+
+/// The poll entries as strace prints poll's first argument: a negative fd
+/// (an entry the kernel skips) without its events, and `...` after 32.
 pub(crate) struct PollFds<'a>(pub(crate) &'a [libc::pollfd]);
 
 impl Display for PollFds<'_> {
@@ -513,18 +554,28 @@ impl Display for PollFds<'_> {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            write!(
-                f,
-                "{{fd={}, events={}}}",
-                p.fd,
-                Flags(p.events.into(), POLL_EV)
-            )?;
+            if i == MAX_ELEMENTS {
+                f.write_str("...")?;
+                break;
+            }
+            if p.fd < 0 {
+                write!(f, "{{fd={}}}", p.fd)?;
+            } else {
+                write!(
+                    f,
+                    "{{fd={}, events={}}}",
+                    p.fd,
+                    Flags(p.events.into(), POLL_EV)
+                )?;
+            }
         }
         f.write_char(']')
     }
 }
 
-/// poll's result detail: the entries with revents, or `Timeout`.
+/// poll's result detail: the entries with revents, or `Timeout`. As strace
+/// builds it: at most 32 entries, in a 1024-byte buffer that ends with
+/// `...` when the next entry would not leave room for the rest.
 pub(crate) struct PollRevents<'a>(
     pub(crate) &'a io::Result<usize>,
     pub(crate) &'a [libc::pollfd],
@@ -532,31 +583,38 @@ pub(crate) struct PollRevents<'a>(
 
 impl Display for PollRevents<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        // strace's outstr[1024], less room for an address and ", ], ...".
+        const ROOM: usize = 1024 - (2 + 2 * std::mem::size_of::<libc::c_long>() + 9);
         match self.0 {
             Ok(0) => f.write_str("Timeout"),
             Ok(_) => {
-                f.write_char('[')?;
-                let mut first = true;
-                for p in self.1.iter().filter(|p| p.revents != 0) {
-                    if !first {
-                        f.write_str(", ")?;
+                let mut out = String::new();
+                for (printed, p) in self.1.iter().filter(|p| p.revents != 0).enumerate() {
+                    out.push_str(if out.is_empty() { "[" } else { ", " });
+                    if printed == MAX_ELEMENTS {
+                        out.push_str("...");
+                        break;
                     }
-                    first = false;
-                    write!(
-                        f,
-                        "{{fd={}, revents={}}}",
-                        p.fd,
-                        Flags(p.revents.into(), POLL_EV)
-                    )?;
+                    let fd = format!("{{fd={}, revents=", p.fd);
+                    let flags = Flags(p.revents.into(), POLL_EV).to_string();
+                    if out.len() + fd.len() + flags.len() + 1 >= ROOM {
+                        out.push_str("...");
+                        break;
+                    }
+                    let _ = write!(out, "{fd}{flags}}}");
                 }
-                f.write_char(']')
+                if !out.is_empty() {
+                    out.push(']');
+                }
+                f.write_str(&out)
             }
             Err(_) => Ok(()),
         }
     }
 }
 
-/// epoll events as strace prints epoll_wait's second argument.
+/// epoll events as strace prints epoll_wait's second argument: `...`
+/// after 32.
 pub(crate) struct EpollEvents<'a>(pub(crate) &'a [libc::epoll_event]);
 
 impl Display for EpollEvents<'_> {
@@ -565,6 +623,10 @@ impl Display for EpollEvents<'_> {
         for (i, e) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
+            }
+            if i == MAX_ELEMENTS {
+                f.write_str("...")?;
+                break;
             }
             let (events, data) = (e.events, e.u64);
             write!(f, "{}", EpollEvent(events, data))?;
@@ -661,6 +723,88 @@ mod tests {
             "MSG_PEEK|0x10000000"
         );
         assert_eq!(Errno(libc::ECONNREFUSED).to_string(), "ECONNREFUSED");
+    }
+
+    #[test]
+    fn options_decode_as_strace_does() {
+        let ints = |v: &[i32]| v.iter().flat_map(|i| i.to_ne_bytes()).collect::<Vec<u8>>();
+        let so = libc::SOL_SOCKET;
+        let err = ints(&[libc::ECONNREFUSED]);
+        assert_eq!(
+            OptVal(so, libc::SO_ERROR, &err).to_string(),
+            "[ECONNREFUSED]"
+        );
+        assert_eq!(OptVal(so, libc::SO_ERROR, &ints(&[0])).to_string(), "[0]");
+        assert_eq!(
+            OptVal(so, libc::SO_LINGER, &ints(&[1, 0])).to_string(),
+            "{l_onoff=1, l_linger=0}"
+        );
+        assert_eq!(
+            OptVal(so, libc::SO_PEERCRED, &ints(&[42, 1000, 100])).to_string(),
+            "{pid=42, uid=1000, gid=100}"
+        );
+        assert_eq!(
+            OptVal(so, libc::SO_REUSEADDR, &ints(&[1])).to_string(),
+            "[1]"
+        );
+        assert_eq!(
+            OptVal(so, libc::SO_RCVTIMEO, &[5, 0]).to_string(),
+            "\"\\5\\0\""
+        );
+        assert_eq!(
+            OptName(so, libc::SO_RCVTIMEO).to_string(),
+            "SO_RCVTIMEO_OLD"
+        );
+        assert_eq!(OptName(so, libc::SO_TYPE).to_string(), "SO_TYPE");
+        assert_eq!(LenInOut(4, 4).to_string(), "[4]");
+        assert_eq!(LenInOut(16, 4).to_string(), "[16 => 4]");
+    }
+
+    #[test]
+    fn arrays_stop_after_32_as_strace_does() {
+        let pfd = |fd, revents| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents,
+        };
+        // A negative fd (a disarmed entry) prints without its events.
+        assert_eq!(
+            PollFds(&[pfd(3, 0), pfd(-8, 0)]).to_string(),
+            "[{fd=3, events=POLLIN}, {fd=-8}]"
+        );
+        let many: Vec<libc::pollfd> = (0..40).map(|fd| pfd(fd, libc::POLLIN)).collect();
+        let args = PollFds(&many).to_string();
+        assert!(args.ends_with("{fd=31, events=POLLIN}, ...]"), "{args}");
+        let ok = Ok(40);
+        let result = PollRevents(&ok, &many).to_string();
+        // 32 entries of 25 bytes fit in strace's buffer: the cut is the
+        // count's.
+        assert!(
+            result.ends_with("{fd=31, revents=POLLIN}, ...]"),
+            "{result}"
+        );
+        assert_eq!(PollRevents(&Ok(0), &many).to_string(), "Timeout");
+        let long: Vec<libc::pollfd> = (0..40)
+            .map(|fd| pfd(fd, libc::POLLIN | libc::POLLRDNORM | libc::POLLRDHUP))
+            .collect();
+        let result = PollRevents(&ok, &long).to_string();
+        // 43-byte entries: strace's 1024-byte buffer ends it first.
+        assert!(
+            result.len() < 1024 && result.ends_with(", ...]"),
+            "{result}"
+        );
+        let events: Vec<libc::epoll_event> = (0..33)
+            .map(|i| libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: i,
+            })
+            .collect();
+        let shown = EpollEvents(&events).to_string();
+        assert!(
+            shown.ends_with("{events=EPOLLIN, data={u32=31, u64=31}}, ...]"),
+            "{shown}"
+        );
+        assert!(!EpollEvents(&events[..32]).to_string().contains("..."));
     }
 
     #[test]
