@@ -42,6 +42,15 @@
 //! so its row runs in a child (this test re-executed, `LISTEN_PID` set to
 //! the child's own pid by `sh`'s `exec`).
 //!
+//! The rows that send a signal (`Signal::send_to`), read one
+//! (`Signals::read`) or change the signal mask (`block_signals` and its
+//! two siblings) run in a second child, started with SIGUSR1 and SIGUSR2
+//! blocked in the starting thread, so that every thread of the child
+//! blocks them: a signal sent to its process stays pending for a signalfd
+//! and never reaches a libtest thread. Those rows check the kernel's view
+//! in /proc (ShdPnd, SigBlk) and nix's reads of the signalfd, and the mask
+//! rows put the walking thread's mask back every cycle.
+//!
 //! A test binary of its own with one test that touches fds, so nothing
 //! else opens or closes fds while /proc/self/fd is compared.
 #![cfg(feature = "fault-injection")]
@@ -62,7 +71,9 @@ use std::time::{Duration, Instant};
 use baresock::fault::{self, Fault};
 use baresock::msg::{self, Cmsg, Credentials, RecvMmsgHdr, SendMmsgHdr};
 use baresock::poll::{
-    Backend, Epoll, Events, Interest, Poller, Select, SelectGrowable, Token, Waker,
+    Backend, Epoll, Events, Interest, Poller, Select, SelectGrowable, Signal, SignalInfo,
+    SignalSet, Signals, Timer, TimerSetting, Token, Waker, block_signals, blocked_signals,
+    unblock_signals,
 };
 use baresock::{Domain, MsgFlags, OwnedSocket, Protocol, SockAddr, Syscall, Type, activation};
 use nix::sys::socket::{self as nixsock, ControlMessage, ControlMessageOwned, sockopt};
@@ -123,6 +134,12 @@ enum Op {
     Getpid,
     Geteuid,
     Getegid,
+    TimerfdCreate,
+    TimerfdSettime,
+    TimerfdGettime,
+    Signalfd4,
+    RtSigprocmask,
+    Kill,
 }
 
 impl Op {
@@ -159,6 +176,12 @@ impl Op {
             Op::Getpid => Syscall::Getpid,
             Op::Geteuid => Syscall::Geteuid,
             Op::Getegid => Syscall::Getegid,
+            Op::TimerfdCreate => Syscall::TimerfdCreate,
+            Op::TimerfdSettime => Syscall::TimerfdSettime,
+            Op::TimerfdGettime => Syscall::TimerfdGettime,
+            Op::Signalfd4 => Syscall::Signalfd4,
+            Op::RtSigprocmask => Syscall::RtSigprocmask,
+            Op::Kill => Syscall::Kill,
         }
     }
 
@@ -177,7 +200,8 @@ impl Op {
     /// for: EINTR for every one (the crate never retries it), and the
     /// resource errors of its man page (EAGAIN, ENOBUFS, ENOMEM, EMFILE,
     /// ECONNRESET where they apply; close's EIO and ENOSPC; epoll_ctl's
-    /// ENOSPC for max_user_watches).
+    /// ENOSPC for max_user_watches; kill's EPERM and ESRCH, which depend
+    /// on the target process, not on the call).
     fn errnos(self) -> &'static [i32] {
         use libc::*;
         match self {
@@ -193,12 +217,16 @@ impl Op {
             Op::Recvfrom | Op::Recvmsg | Op::Recvmmsg => &[EINTR, EAGAIN, ENOMEM, ECONNRESET],
             Op::Getsockopt | Op::Setsockopt => &[EINTR, ENOBUFS, ENOMEM],
             Op::GetFl | Op::SetFl | Op::GetFd | Op::SetFd => &[EINTR, ENOMEM],
-            Op::DupFd | Op::EpollCreate1 | Op::Eventfd2 => &[EINTR, EMFILE, ENOMEM],
+            Op::DupFd | Op::EpollCreate1 | Op::Eventfd2 | Op::TimerfdCreate | Op::Signalfd4 => {
+                &[EINTR, EMFILE, ENOMEM]
+            }
             Op::Close => &[EINTR, EIO, ENOSPC],
             Op::Poll | Op::Pselect6 | Op::EpollWait | Op::EpollPwait2 => &[EINTR, ENOMEM],
             Op::EpollCtl => &[EINTR, ENOMEM, ENOSPC],
             Op::Read | Op::Write => &[EINTR, EAGAIN, ENOMEM],
             Op::Getpid | Op::Geteuid | Op::Getegid => &[EINTR, ENOMEM],
+            Op::TimerfdSettime | Op::TimerfdGettime | Op::RtSigprocmask => &[EINTR, ENOMEM],
+            Op::Kill => &[EINTR, EPERM, ESRCH],
         }
     }
 
@@ -257,6 +285,12 @@ struct Fx {
     fds: Vec<RawFd>,
     creds: Option<Credentials>,
     activated: Vec<activation::ActivatedSocket>,
+    timer: Option<Timer>,
+    setting: Option<TimerSetting>,
+    signals: Option<Signals>,
+    info: Option<SignalInfo>,
+    /// The mask a signal-mask call returned.
+    mask: Option<SignalSet>,
 }
 
 impl Fx {
@@ -266,6 +300,14 @@ impl Fx {
 
     fn peer(&self) -> &OwnedSocket {
         self.peer.as_ref().expect("fixture peer")
+    }
+
+    fn timer(&self) -> &Timer {
+        self.timer.as_ref().expect("fixture timer")
+    }
+
+    fn signals(&self) -> &Signals {
+        self.signals.as_ref().expect("fixture signals")
     }
 
     fn poller(&mut self) -> &mut dyn Poller {
@@ -701,11 +743,13 @@ const SYSCALLS: &[Syscall] = &[
     Syscall::Eventfd2,
     Syscall::TimerfdCreate,
     Syscall::TimerfdSettime,
+    Syscall::TimerfdGettime,
     Syscall::Signalfd4,
     Syscall::RtSigprocmask,
     Syscall::Getpid,
     Syscall::Geteuid,
     Syscall::Getegid,
+    Syscall::Kill,
 ];
 
 fn named_counts(c: &[u64; Syscall::COUNT]) -> BTreeMap<String, u64> {
@@ -1068,6 +1112,7 @@ fn table() -> Vec<Row> {
     opt_rows(&mut t);
     msg_rows(&mut t);
     poll_rows(&mut t);
+    source_rows(&mut t);
     t
 }
 
@@ -1881,7 +1926,7 @@ fn msg_rows(t: &mut Vec<Row>) {
             },
         )
         .named("an fd passed, closed by Control's drop")
-        .covers("Control as Drop::drop")
+        .covers("KernelControl as Drop::drop")
         .prep(|fx| {
             fx.fds.clear();
             peer_send_fd(fx);
@@ -2294,6 +2339,330 @@ fn poll_rows(t: &mut Vec<Row>) {
 }
 
 // ---------------------------------------------------------------------------
+// Timers and signalfds (the signal rows that send or block run in a child)
+// ---------------------------------------------------------------------------
+
+/// Long enough that no timer the rows arm expires during the walk.
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// The lines of /proc/self/fdinfo/FD: the kernel's view of an fd,
+/// independent of the crate's calls.
+fn fdinfo(fd: &impl AsRawFd, key: &str) -> String {
+    let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {key} in {path}:\n{text}"))
+        .trim()
+        .to_owned()
+}
+
+/// A timerfd as the kernel shows it.
+#[derive(Debug, PartialEq, Eq)]
+struct TimerInfo {
+    clockid: i32,
+    /// Expirations not yet read.
+    ticks: u64,
+    /// Time left to the next expiry (zero: disarmed).
+    value: Duration,
+    interval: Duration,
+}
+
+fn timer_info(t: &Timer) -> TimerInfo {
+    let fd = t.as_fd().as_raw_fd();
+    // `(secs, nsecs)`
+    let ts = |key: &str| {
+        let v = fdinfo(&fd, key);
+        let (s, ns) = v
+            .trim_matches(['(', ')'])
+            .split_once(',')
+            .unwrap_or_else(|| panic!("{key}: {v}"));
+        Duration::new(s.trim().parse().unwrap(), ns.trim().parse().unwrap())
+    };
+    TimerInfo {
+        clockid: fdinfo(&fd, "clockid").parse().unwrap(),
+        ticks: fdinfo(&fd, "ticks").parse().unwrap(),
+        value: ts("it_value"),
+        interval: ts("it_interval"),
+    }
+}
+
+fn timer_fx() -> Fx {
+    Fx {
+        timer: Some(Timer::new().unwrap()),
+        ..Fx::default()
+    }
+}
+
+/// Before a set or a read: the timer has expired once, unread (a one-shot
+/// of 1 ns, waited for with nix's poll).
+fn expire_timer(fx: &mut Fx) {
+    let t = fx.timer();
+    t.set_once(Duration::ZERO).unwrap();
+    let ev = wait_for(t, nix::poll::PollFlags::POLLIN, Duration::from_secs(5));
+    assert!(
+        ev.contains(nix::poll::PollFlags::POLLIN),
+        "a 1 ns timer did not expire within 5 s: {ev:?}"
+    );
+    assert_eq!(timer_info(t).ticks, 1, "the expired one-shot's count");
+}
+
+/// Timer constructors: on success a close-on-exec, nonblocking monotonic
+/// timer, its count zero, first expiry within the hour if `armed`, with
+/// this `interval`; on failure no timer, and one that failed after its
+/// timerfd_create (in its timerfd_settime) was closed, exactly once.
+fn check_timer_made(
+    armed: bool,
+    interval: Duration,
+) -> impl Fn(&mut Fx, &Case, &io::Result<usize>) {
+    move |fx, case, r| {
+        let c = case.cycle;
+        if r.is_err() {
+            assert!(fx.timer.is_none(), "cycle {c}: a failed call made a timer");
+            if let Some(n) = case.made.count(Syscall::Close) {
+                let want = u64::from(case.op.is_some_and(|i| i > 0));
+                assert_eq!(
+                    n, want,
+                    "cycle {c}: {n} closes after {r:?}: a timer made halfway is closed, once"
+                );
+            }
+            return;
+        }
+        let t = fx.timer.take().expect("the timer made");
+        assert!(nix_cloexec(&t), "a timer made without FD_CLOEXEC");
+        assert!(nix_nonblocking(&t), "a timer made without O_NONBLOCK");
+        let k = timer_info(&t);
+        assert_eq!(k.clockid, libc::CLOCK_MONOTONIC, "{k:?}");
+        assert_eq!((k.ticks, k.interval), (0, interval), "{k:?}");
+        if armed {
+            assert!(k.value > Duration::ZERO && k.value <= HOUR, "{k:?}");
+        } else {
+            assert_eq!(k.value, Duration::ZERO, "a new timer is disarmed: {k:?}");
+        }
+    }
+}
+
+/// After a set of an expired one-shot ([`expire_timer`]): a failed set
+/// changed nothing, its expiry still unread; one that succeeded has the
+/// new setting (`armed`: first expiry within the hour) and dropped the
+/// count, as documented.
+fn check_timer_set(armed: bool, interval: Duration) -> impl Fn(&mut Fx, &Case, &io::Result<usize>) {
+    move |fx, case, r| {
+        let c = case.cycle;
+        let k = timer_info(fx.timer());
+        if r.is_err() {
+            assert_eq!(
+                (k.ticks, k.value, k.interval),
+                (1, Duration::ZERO, Duration::ZERO),
+                "cycle {c}: a failed set changed the timer: {k:?}"
+            );
+            return;
+        }
+        assert_eq!(
+            k.ticks, 0,
+            "cycle {c}: a set keeps unread expirations: {k:?}"
+        );
+        assert_eq!(k.interval, interval, "cycle {c}: {k:?}");
+        if armed {
+            assert!(
+                k.value > Duration::ZERO && k.value <= HOUR,
+                "cycle {c}: {k:?}"
+            );
+        } else {
+            assert_eq!(k.value, Duration::ZERO, "cycle {c}: not disarmed: {k:?}");
+        }
+    }
+}
+
+/// The bits of a signal set as the kernel writes them (bit n-1: signal n).
+fn bits(set: SignalSet) -> u64 {
+    set.iter().map(|s| 1u64 << (s.as_raw() - 1)).sum()
+}
+
+/// The bits of every signal a [`SignalSet`] can hold.
+fn settable() -> u64 {
+    bits((1..=64).filter_map(Signal::from_raw).collect())
+}
+
+fn source_rows(t: &mut Vec<Row>) {
+    use Op::*;
+    t.push(
+        row("Timer::new", &[TimerfdCreate], Fx::default, |fx| {
+            fx.timer = Some(Timer::new()?);
+            Ok(0)
+        })
+        .after(check_timer_made(false, Duration::ZERO)),
+    );
+    t.push(
+        row(
+            "Timer::once",
+            &[TimerfdCreate, TimerfdSettime],
+            Fx::default,
+            |fx| {
+                fx.timer = Some(Timer::once(HOUR)?);
+                Ok(0)
+            },
+        )
+        .after(check_timer_made(true, Duration::ZERO)),
+    );
+    t.push(
+        row(
+            "Timer::periodic",
+            &[TimerfdCreate, TimerfdSettime],
+            Fx::default,
+            |fx| {
+                fx.timer = Some(Timer::periodic(HOUR)?);
+                Ok(0)
+            },
+        )
+        .after(check_timer_made(true, HOUR)),
+    );
+    t.push(
+        row("Timer::set", &[TimerfdSettime], timer_fx, |fx| {
+            fx.timer().set(HOUR, Some(2 * HOUR)).map(|()| 0)
+        })
+        .prep(expire_timer)
+        .after(check_timer_set(true, 2 * HOUR)),
+    );
+    t.push(
+        row("Timer::set_once", &[TimerfdSettime], timer_fx, |fx| {
+            fx.timer().set_once(HOUR).map(|()| 0)
+        })
+        .prep(expire_timer)
+        .after(check_timer_set(true, Duration::ZERO)),
+    );
+    t.push(
+        row("Timer::set_periodic", &[TimerfdSettime], timer_fx, |fx| {
+            fx.timer().set_periodic(HOUR).map(|()| 0)
+        })
+        .prep(expire_timer)
+        .after(check_timer_set(true, HOUR)),
+    );
+    t.push(
+        row("Timer::disarm", &[TimerfdSettime], timer_fx, |fx| {
+            fx.timer().disarm().map(|()| 0)
+        })
+        .prep(expire_timer)
+        .after(check_timer_set(false, Duration::ZERO)),
+    );
+    t.push(
+        row(
+            "Timer::get",
+            &[TimerfdGettime],
+            || Fx {
+                timer: Some(Timer::periodic(HOUR).unwrap()),
+                ..Fx::default()
+            },
+            |fx| {
+                fx.setting = Some(fx.timer().get()?);
+                Ok(0)
+            },
+        )
+        .after(|fx, case, r| {
+            let c = case.cycle;
+            let got = fx.setting.take();
+            match r {
+                Ok(_) => {
+                    let s = got.expect("the setting read");
+                    assert_eq!(s.interval, Some(HOUR), "cycle {c}: {s:?}");
+                    assert!(
+                        s.next.is_some_and(|d| d > Duration::ZERO && d <= HOUR),
+                        "cycle {c}: {s:?}"
+                    );
+                }
+                Err(_) => assert!(got.is_none()),
+            }
+            // A read changes nothing.
+            let k = timer_info(fx.timer());
+            assert_eq!((k.ticks, k.interval), (0, HOUR), "cycle {c}: {k:?}");
+        }),
+    );
+    t.push(
+        row("Timer::read", &[Read], timer_fx, |fx| {
+            fx.timer().read().map(|n| n as usize)
+        })
+        .prep(expire_timer)
+        .expect(|_, _, f| match f {
+            // A timerfd reads 8 bytes or fails: a cut count is EINVAL
+            // from the kernel, and it comes back.
+            Fault::Short(_) => Expect::Fails(libc::EINVAL),
+            f => default_expect(f),
+        })
+        .after(|fx, case, r| {
+            let c = case.cycle;
+            let ticks = timer_info(fx.timer()).ticks;
+            match r {
+                // The one-shot expired once, and the read took it.
+                Ok(n) => assert_eq!((*n, ticks), (1, 0), "cycle {c}: count, then ticks"),
+                Err(_) => assert_eq!(ticks, 1, "cycle {c}: a failed read took the count"),
+            }
+        }),
+    );
+    // Signals::new blocks nothing and raises nothing: it runs here. The
+    // rows that send signals or change the mask run in the signals child.
+    let set = Signal::USR1 | Signal::USR2;
+    t.push(
+        row("Signals::new", &[Signalfd4], Fx::default, move |fx| {
+            fx.signals = Some(Signals::new(set)?);
+            Ok(0)
+        })
+        .after(move |fx, case, r| {
+            let c = case.cycle;
+            assert_eq!(
+                sigblk() & bits(set),
+                0,
+                "cycle {c}: Signals::new changed the thread's mask"
+            );
+            if r.is_err() {
+                assert!(
+                    fx.signals.is_none(),
+                    "cycle {c}: a failed call made a signalfd"
+                );
+                return;
+            }
+            let s = fx.signals.take().expect("the signalfd made");
+            assert!(nix_cloexec(&s), "a signalfd made without FD_CLOEXEC");
+            assert!(nix_nonblocking(&s), "a signalfd made without O_NONBLOCK");
+            assert_eq!(s.set(), set);
+            let mask = u64::from_str_radix(&fdinfo(&s.as_fd().as_raw_fd(), "sigmask"), 16);
+            assert_eq!(mask, Ok(bits(set)), "the kernel's sigmask of the fd");
+        }),
+    );
+    t.push(row(
+        "Signals::set",
+        &[],
+        move || Fx {
+            signals: Some(Signals::new(set).unwrap()),
+            ..Fx::default()
+        },
+        move |fx| {
+            assert_eq!(fx.signals().set(), set);
+            Ok(0)
+        },
+    ));
+}
+
+/// A line of a /proc status file: a signal mask in hex.
+fn status_bits(path: &str, key: &str) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap();
+    let hex = text
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {key} in {path}:\n{text}"));
+    u64::from_str_radix(hex.trim(), 16).unwrap()
+}
+
+/// The calling thread's signal mask, as the kernel shows it.
+fn sigblk() -> u64 {
+    status_bits("/proc/thread-self/status", "SigBlk")
+}
+
+/// The signals pending for the whole process.
+fn shdpnd() -> u64 {
+    status_bits("/proc/self/status", "ShdPnd")
+}
+
+// ---------------------------------------------------------------------------
 // socket activation, in a child
 // ---------------------------------------------------------------------------
 
@@ -2399,6 +2768,331 @@ fn activation_command() -> Command {
 }
 
 // ---------------------------------------------------------------------------
+// signals, in a child that blocks them in every thread
+// ---------------------------------------------------------------------------
+
+/// Set in the signals child's environment (next to [`CHILD_ENV`]).
+const SIGNALS_CHILD: &str = "BARESOCK_FAULT_TABLE_SIGNALS";
+
+/// What the parent's test thread blocks while it starts the signals
+/// child. The child inherits the block in every thread it will have (the
+/// mask survives fork, exec and std's Command, and a new thread copies
+/// its creator's), so a signal the rows send to the child's process stays
+/// pending until a signalfd reads it, whatever thread libtest runs.
+fn child_blocked() -> SignalSet {
+    Signal::USR1 | Signal::USR2
+}
+
+/// What the mask rows block and unblock in the walking thread: not in
+/// [`child_blocked`], and ignored by default, so one that arrived while
+/// it was unblocked would do nothing.
+const MASK_SIGNAL: Signal = Signal::WINCH;
+
+fn nix_signal(s: Signal) -> nix::sys::signal::Signal {
+    nix::sys::signal::Signal::try_from(s.as_raw()).unwrap()
+}
+
+/// Takes one pending signal from a signalfd with nix's read: (signo,
+/// code, pid, uid) of the raw `signalfd_siginfo`, or None on EAGAIN.
+#[track_caller]
+fn nix_read_siginfo(s: &Signals) -> Option<(u32, i32, u32, u32)> {
+    let mut b = [0u8; 128];
+    match nix::unistd::read(s, &mut b) {
+        Ok(128) => {}
+        Err(nix::errno::Errno::EAGAIN) => return None,
+        r => panic!("read of a signalfd: {r:?}"),
+    }
+    let word = |at: usize| [b[at], b[at + 1], b[at + 2], b[at + 3]];
+    Some((
+        u32::from_ne_bytes(word(0)),
+        i32::from_ne_bytes(word(8)),
+        u32::from_ne_bytes(word(12)),
+        u32::from_ne_bytes(word(16)),
+    ))
+}
+
+/// A signalfd for `set`, with nothing of the set pending (a case that
+/// failed midway may have left a signal behind).
+fn signals_fx(set: SignalSet) -> Fx {
+    let s = Signals::new(set).unwrap();
+    for _ in 0..64 {
+        if nix_read_siginfo(&s).is_none() {
+            break;
+        }
+    }
+    assert_eq!(shdpnd() & bits(set), 0, "signals of {set:?} still pending");
+    Fx {
+        signals: Some(s),
+        ..Fx::default()
+    }
+}
+
+/// The child's rows; `inherited` is the walking thread's mask when it
+/// starts (the parent's block), which every row must leave as it was.
+fn signal_rows(inherited: u64) -> Vec<Row> {
+    use Op::*;
+    let me = std::process::id();
+    let uid = nix::unistd::getuid().as_raw();
+    let usr1 = bits(Signal::USR1.into());
+    let usr2 = bits(Signal::USR2.into());
+    let w = bits(MASK_SIGNAL.into());
+    let mut t = Vec::new();
+    // read: SIGUSR1 sent to the process (nix's kill) and pending there; a
+    // failed read leaves it pending.
+    t.push(
+        row(
+            "Signals::read",
+            &[Read],
+            || signals_fx(Signal::USR1.into()),
+            |fx| {
+                fx.info = Some(fx.signals().read()?);
+                Ok(0)
+            },
+        )
+        .prep(move |_| {
+            nix::sys::signal::kill(nix::unistd::Pid::this(), nix_signal(Signal::USR1)).unwrap();
+            assert_ne!(shdpnd() & usr1, 0, "the SIGUSR1 sent is not pending");
+        })
+        .expect(|_, _, f| match f {
+            // A signalfd reads whole 128-byte records: a count cut below
+            // one is EINVAL from the kernel, and it comes back.
+            Fault::Short(_) => Expect::Fails(libc::EINVAL),
+            f => default_expect(f),
+        })
+        .after(move |fx, case, r| {
+            let c = case.cycle;
+            let info = fx.info.take();
+            let pending = shdpnd() & usr1 != 0;
+            if r.is_err() {
+                assert!(info.is_none());
+                assert!(pending, "cycle {c}: a failed read took the signal ({r:?})");
+                let got = nix_read_siginfo(fx.signals());
+                assert_eq!(got.map(|g| g.0), Some(libc::SIGUSR1 as u32), "cycle {c}");
+            } else {
+                assert!(!pending, "cycle {c}: a read left the signal pending");
+                let i = info.expect("the signal read");
+                assert_eq!(
+                    (i.signal, i.code, i.pid, i.uid),
+                    (Signal::USR1, libc::SI_USER, me, uid),
+                    "cycle {c}: {i:?}"
+                );
+            }
+            assert_eq!(
+                nix_read_siginfo(fx.signals()),
+                None,
+                "cycle {c}: more pending"
+            );
+        }),
+    );
+    // send_to: kill(own pid, SIGUSR2); exactly one signal, or none after a
+    // failure, as a signalfd (read with nix) sees it.
+    t.push(
+        row(
+            "Signal::send_to",
+            &[Kill],
+            || signals_fx(Signal::USR2.into()),
+            move |_| Signal::USR2.send_to(me).map(|()| 0),
+        )
+        .after(move |fx, case, r| {
+            let c = case.cycle;
+            let pending = shdpnd() & usr2 != 0;
+            assert_eq!(
+                pending,
+                r.is_ok(),
+                "cycle {c}: pending={pending} after {r:?}"
+            );
+            let got = nix_read_siginfo(fx.signals());
+            if r.is_ok() {
+                assert_eq!(
+                    got,
+                    Some((libc::SIGUSR2 as u32, libc::SI_USER, me, uid)),
+                    "cycle {c}"
+                );
+            } else {
+                assert_eq!(got, None, "cycle {c}: a failed kill sent a signal");
+            }
+            assert_eq!(
+                shdpnd() & usr2,
+                0,
+                "cycle {c}: still pending after the read"
+            );
+        }),
+    );
+    // The mask calls: the thread's mask (its /proc status) is the new one
+    // after success, the old one after failure; the mask returned is the
+    // old one; and each cycle ends with the mask it started with (nix
+    // restores it).
+    t.push(
+        row(
+            "poll::source::block_signals",
+            &[RtSigprocmask],
+            Fx::default,
+            |fx| {
+                fx.mask = Some(block_signals(MASK_SIGNAL.into())?);
+                Ok(0)
+            },
+        )
+        .after(move |fx, case, r| {
+            let c = case.cycle;
+            let old = fx.mask.take();
+            let now = sigblk();
+            if r.is_ok() {
+                assert_eq!(now, inherited | w, "cycle {c}: not blocked");
+                assert_eq!(old.map(bits), Some(inherited & settable()), "cycle {c}");
+                nix::sys::signal::SigSet::from(nix_signal(MASK_SIGNAL))
+                    .thread_unblock()
+                    .unwrap();
+            } else {
+                assert_eq!(now, inherited, "cycle {c}: a failed block changed the mask");
+            }
+            assert_eq!(sigblk(), inherited, "cycle {c}: the mask is not restored");
+        }),
+    );
+    t.push(
+        row(
+            "poll::source::unblock_signals",
+            &[RtSigprocmask],
+            Fx::default,
+            |fx| {
+                fx.mask = Some(unblock_signals(MASK_SIGNAL.into())?);
+                Ok(0)
+            },
+        )
+        .prep(move |_| {
+            nix::sys::signal::SigSet::from(nix_signal(MASK_SIGNAL))
+                .thread_block()
+                .unwrap();
+            assert_eq!(sigblk(), inherited | w);
+        })
+        .after(move |fx, case, r| {
+            let c = case.cycle;
+            let old = fx.mask.take();
+            let now = sigblk();
+            if r.is_ok() {
+                assert_eq!(now, inherited, "cycle {c}: not unblocked");
+                assert_eq!(
+                    old.map(bits),
+                    Some((inherited | w) & settable()),
+                    "cycle {c}"
+                );
+            } else {
+                assert_eq!(
+                    now,
+                    inherited | w,
+                    "cycle {c}: a failed unblock changed the mask"
+                );
+                nix::sys::signal::SigSet::from(nix_signal(MASK_SIGNAL))
+                    .thread_unblock()
+                    .unwrap();
+            }
+            assert_eq!(sigblk(), inherited, "cycle {c}: the mask is not restored");
+        }),
+    );
+    t.push(
+        row(
+            "poll::source::blocked_signals",
+            &[RtSigprocmask],
+            Fx::default,
+            |fx| {
+                fx.mask = Some(blocked_signals()?);
+                Ok(0)
+            },
+        )
+        .after(move |fx, case, r| {
+            let c = case.cycle;
+            let got = fx.mask.take();
+            assert_eq!(
+                sigblk(),
+                inherited,
+                "cycle {c}: reading the mask changed it"
+            );
+            match r {
+                Ok(_) => assert_eq!(got.map(bits), Some(inherited & settable()), "cycle {c}"),
+                Err(_) => assert!(got.is_none()),
+            }
+        }),
+    );
+    t
+}
+
+fn signals_child() {
+    let want = bits(child_blocked());
+    // Every thread of this process, not only this one, blocks the set: a
+    // signal sent to the process can only stay pending.
+    let tasks = std::fs::read_dir("/proc/self/task").unwrap();
+    for task in tasks {
+        let path = task.unwrap().path().join("status");
+        let blk = status_bits(path.to_str().unwrap(), "SigBlk");
+        assert_eq!(
+            blk & want,
+            want,
+            "{}: {blk:x}: the parent's block was not inherited",
+            path.display()
+        );
+    }
+    let inherited = sigblk();
+    assert_eq!(
+        inherited & bits(MASK_SIGNAL.into()),
+        0,
+        "{MASK_SIGNAL:?} is blocked already"
+    );
+    assert_eq!(shdpnd() & want, 0, "signals pending before the walk");
+    let fds = fd_table();
+    let rows = signal_rows(inherited);
+    let mut tally = Tally::default();
+    let start = Instant::now();
+    walk(&rows, CYCLES, &mut tally);
+    if let Err(p) = quietly(|| assert_fds(&fds, "the signal rows")) {
+        tally.failures.push(panic_text(&*p));
+    }
+    if sigblk() != inherited || shdpnd() & want != 0 {
+        tally.failures.push(format!(
+            "after the walk: mask {:x} (was {inherited:x}), pending {:x}",
+            sigblk(),
+            shdpnd()
+        ));
+    }
+    println!(
+        "signals child: {} rows, {} cases, {} faulted calls, {} unfaulted, in {:.1?}",
+        tally.rows,
+        tally.cases,
+        tally.calls,
+        tally.baselines,
+        start.elapsed()
+    );
+    assert!(
+        tally.failures.is_empty(),
+        "{} failures:\n{}",
+        tally.failures.len(),
+        tally.failures.join("\n")
+    );
+}
+
+/// Puts the calling thread's mask back when dropped.
+struct RestoreMask(nix::sys::signal::SigSet);
+
+impl Drop for RestoreMask {
+    fn drop(&mut self) {
+        self.0.thread_set_mask().unwrap();
+    }
+}
+
+/// This test re-executed as the signals child, started with
+/// [`child_blocked`] blocked in this (the test's own) thread only, just
+/// for the spawn: the other libtest threads and the mask of this one
+/// after the spawn are untouched.
+fn run_signals_child() -> ChildOutput {
+    let mut cmd = child_command(TEST_NAME);
+    cmd.env(SIGNALS_CHILD, "1").env("RUST_BACKTRACE", "0");
+    let set: nix::sys::signal::SigSet = child_blocked().iter().map(nix_signal).collect();
+    let _restore = RestoreMask(
+        set.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK)
+            .unwrap(),
+    );
+    run_bounded(cmd)
+}
+
+// ---------------------------------------------------------------------------
 // Completeness: every public wrapper has a row
 // ---------------------------------------------------------------------------
 
@@ -2449,10 +3143,10 @@ const EXEMPT: &[(&str, &str)] = &[
     ("SockAddr::unix_abstract", ADDR),
     ("SockAddr::unix_unnamed", ADDR),
     ("addr::decode", ADDR),
-    ("msg::parse", CMSG_READ),
-    ("msg::cmsg_len", CMSG_READ),
-    ("msg::cmsg_space", CMSG_READ),
-    ("msg::space_for_fds", CMSG_READ),
+    ("msg::cmsg::parse", CMSG_READ),
+    ("msg::cmsg::cmsg_len", CMSG_READ),
+    ("msg::cmsg::cmsg_space", CMSG_READ),
+    ("msg::cmsg::space_for_fds", CMSG_READ),
     ("Fds::is_empty", CMSG_READ),
     ("Fds::iter", CMSG_READ),
     ("Fds::len", CMSG_READ),
@@ -2473,6 +3167,7 @@ const EXEMPT: &[(&str, &str)] = &[
     ("CmsgWriter::udp_segment", CMSG_WRITE),
     ("Control::take_fds", ADOPT),
     ("RecvBatch::control", ADOPT),
+    ("RecvBatch::addr", MMSG),
     ("RecvBatch::get", MMSG),
     ("RecvBatch::is_empty", MMSG),
     ("RecvBatch::len", MMSG),
@@ -2524,6 +3219,17 @@ const EXEMPT: &[(&str, &str)] = &[
     ("ActivatedSocket::as_fd", BORROW),
     ("activation::parse_env", PARSE_ENV),
     ("activation::unset_env", UNSET_ENV),
+    ("Signal::from_raw", SIGNAL),
+    ("Signal::as_raw", SIGNAL),
+    ("SignalSet::with", SIGNAL_SET),
+    ("SignalSet::without", SIGNAL_SET),
+    ("SignalSet::union", SIGNAL_SET),
+    ("SignalSet::contains", SIGNAL_SET),
+    ("SignalSet::contains_all", SIGNAL_SET),
+    ("SignalSet::is_empty", SIGNAL_SET),
+    ("SignalSet::len", SIGNAL_SET),
+    ("SignalSet::iter", SIGNAL_SET),
+    ("SignalSet as FromIterator::from_iter", SIGNAL_SET),
 ];
 
 const ADDR: &str = "a sockaddr value: built, read and decoded in memory (addr.rs makes no syscall)";
@@ -2543,6 +3249,9 @@ const BACKEND: &str = "answers a constant about the backend";
 const BORROW: &str = "borrows the adopted fd";
 const PARSE_ENV: &str = "parses LISTEN_* strings: a pure function by design (activation.rs)";
 const UNSET_ENV: &str = "removes three environment variables through std; no socket syscall";
+const SIGNAL: &str = "a signal number: const fns that check or read it";
+const SIGNAL_SET: &str =
+    "a u64 of signal bits: const fns and collecting; the kernel's sigset_t is built in src/sys";
 
 /// The module path of a source file under src/ (`opt/socket.rs` is
 /// `opt::socket`, `poll/mod.rs` is `poll`).
@@ -2575,7 +3284,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Every key the table must cover, from every file under src/ but the
 /// syscall layer (src/sys: its wrappers are `pub(crate)`, reached through
 /// the public ones; its public items are the fault, stats and trace
-/// controls themselves), with the file and line that declares it.
+/// controls themselves), with the file and line that declares it. A file
+/// of src/sys whose items the crate re-exports (`pub use
+/// crate::sys::msg::{RecvMmsgHdr, ...}`) is public API, and is scanned.
 fn scan_src() -> BTreeMap<String, String> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
@@ -2589,9 +3300,16 @@ fn scan_src() -> BTreeMap<String, String> {
         })
         .collect();
     let private: BTreeSet<String> = texts.iter().flat_map(|(_, t)| private_traits(t)).collect();
+    let reexported: BTreeSet<PathBuf> = texts
+        .iter()
+        .flat_map(|(_, t)| t.lines())
+        .filter_map(|l| l.trim().strip_prefix("pub use crate::sys::"))
+        .filter_map(|rest| rest.split_once("::"))
+        .map(|(m, _)| Path::new("sys").join(format!("{}.rs", ident_of(m))))
+        .collect();
     let mut keys = BTreeMap::new();
     for (rel, text) in &texts {
-        if rel.starts_with("sys") {
+        if rel.starts_with("sys") && !reexported.contains(rel) {
             continue;
         }
         for (key, line) in scan(&module_of(rel), text, &private) {
@@ -2911,7 +3629,11 @@ fn coverage_problems(
 #[test]
 fn every_public_wrapper_against_every_fault() {
     if is_child(TEST_NAME) {
-        activation_child();
+        if std::env::var_os(SIGNALS_CHILD).is_some() {
+            signals_child();
+        } else {
+            activation_child();
+        }
         return;
     }
     let keys = scan_src();
@@ -2930,9 +3652,11 @@ fn every_public_wrapper_against_every_fault() {
         );
     }
     let mut rows = table();
+    let ours = rows.len();
     rows.push(activation_row(BTreeMap::new()));
+    rows.extend(signal_rows(0));
     let mut problems = coverage_problems(&rows, &keys, EXEMPT);
-    rows.pop();
+    rows.truncate(ours);
 
     let before = fd_table();
     let start = Instant::now();
@@ -2956,9 +3680,25 @@ fn every_public_wrapper_against_every_fault() {
         .stdout
         .lines()
         .find_map(|l| l.find("activation child:").map(|at| &l[at..]))
-        .unwrap_or("activation child: no summary");
+        .unwrap_or("activation child: no summary")
+        .to_owned();
+
+    // The rows that send signals or change the mask, in a child that
+    // blocks the signals in every thread.
+    let out = run_signals_child();
+    if !(out.status.success() && out.stdout.contains("test result: ok. 1 passed")) {
+        problems.push(format!(
+            "the signals child failed: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            out.status, out.stdout, out.stderr
+        ));
+    }
+    let signals_line = out
+        .stdout
+        .lines()
+        .find_map(|l| l.find("signals child:").map(|at| &l[at..]))
+        .unwrap_or("signals child: no summary");
     println!(
-        "fault table: {} keys scanned, {} rows, {} (row, op, fault) cases, {} faulted calls, {} unfaulted, in {:.1?}; slowest rows {:.1?}\n{child_line}",
+        "fault table: {} keys scanned, {} rows, {} (row, op, fault) cases, {} faulted calls, {} unfaulted, in {:.1?}; slowest rows {:.1?}\n{child_line}\n{signals_line}",
         keys.len(),
         tally.rows,
         tally.cases,
