@@ -33,6 +33,9 @@ use std::time::Duration;
 use crate::sys::net::OptVal;
 use crate::{Domain, OwnedSocket, Protocol, Type, sys};
 
+#[doc(hidden)]
+pub mod decode;
+
 /// A socket option: its level and name, tied to its C value type.
 struct Opt<T> {
     level: libc::c_int,
@@ -158,17 +161,6 @@ fn timeval_from(d: Option<Duration>) -> io::Result<libc::timeval> {
                 tv_usec: usec as libc::suseconds_t,
             })
         }
-    }
-}
-
-fn timeval_to(tv: libc::timeval) -> Option<Duration> {
-    if tv.tv_sec == 0 && tv.tv_usec == 0 {
-        None
-    } else {
-        Some(Duration::new(
-            tv.tv_sec.max(0) as u64,
-            (tv.tv_usec.max(0) as u32) * 1000,
-        ))
     }
 }
 
@@ -376,8 +368,7 @@ impl OwnedSocket {
     /// See the [module docs](crate::opt).
     #[doc(alias = "SO_LINGER")]
     pub fn linger(&self) -> io::Result<Option<Duration>> {
-        let l = get(self, SO_LINGER)?;
-        Ok((l.l_onoff != 0).then(|| Duration::from_secs(l.l_linger.max(0) as u64)))
+        get(self, SO_LINGER).map(decode::linger)
     }
 
     /// `setsockopt(fd, SOL_SOCKET, SO_LINGER)` — `Some(d)`: close blocks up
@@ -417,15 +408,7 @@ impl OwnedSocket {
     /// - See the [module docs](crate::opt).
     #[doc(alias = "SO_PEERCRED")]
     pub fn peer_cred(&self) -> io::Result<PeerCred> {
-        let c = get(self, SO_PEERCRED)?;
-        if c.pid == 0 && c.uid == libc::uid_t::MAX && c.gid == libc::gid_t::MAX {
-            return Err(io::Error::from_raw_os_error(libc::ENOTCONN));
-        }
-        Ok(PeerCred {
-            pid: c.pid,
-            uid: c.uid,
-            gid: c.gid,
-        })
+        decode::peer_cred(get(self, SO_PEERCRED)?)
     }
 
     /// `getsockopt(fd, SOL_SOCKET, SO_PROTOCOL)` — the socket's protocol.
@@ -475,7 +458,7 @@ impl OwnedSocket {
     /// See the [module docs](crate::opt).
     #[doc(alias = "SO_RCVTIMEO")]
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        get(self, SO_RCVTIMEO).map(timeval_to)
+        get(self, SO_RCVTIMEO).map(decode::timeval)
     }
 
     /// `setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO)` — bound blocking receives
@@ -566,7 +549,7 @@ impl OwnedSocket {
     /// See the [module docs](crate::opt).
     #[doc(alias = "SO_SNDTIMEO")]
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        get(self, SO_SNDTIMEO).map(timeval_to)
+        get(self, SO_SNDTIMEO).map(decode::timeval)
     }
 
     /// `setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO)` — bound blocking sends
@@ -882,23 +865,7 @@ impl OwnedSocket {
     /// [module docs](crate::opt).
     #[doc(alias = "TCP_INFO")]
     pub fn tcp_info(&self) -> io::Result<TcpInfo> {
-        let i = get(self, TCP_INFO)?;
-        Ok(TcpInfo {
-            state: i.tcpi_state,
-            retransmits: i.tcpi_retransmits,
-            probes: i.tcpi_probes,
-            rtt: Duration::from_micros(u64::from(i.tcpi_rtt)),
-            rttvar: Duration::from_micros(u64::from(i.tcpi_rttvar)),
-            rto: Duration::from_micros(u64::from(i.tcpi_rto)),
-            snd_mss: i.tcpi_snd_mss,
-            rcv_mss: i.tcpi_rcv_mss,
-            snd_cwnd: i.tcpi_snd_cwnd,
-            snd_ssthresh: i.tcpi_snd_ssthresh,
-            unacked: i.tcpi_unacked,
-            lost: i.tcpi_lost,
-            total_retrans: i.tcpi_total_retrans,
-            pmtu: i.tcpi_pmtu,
-        })
+        get(self, TCP_INFO).map(|i| decode::tcp_info(&i))
     }
 
     /// `getsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT)` — unanswered keepalive
@@ -1044,6 +1011,6 @@ mod tests {
         let tv = timeval_from(Some(Duration::new(1, 999_999_999))).unwrap();
         assert_eq!((tv.tv_sec, tv.tv_usec), (2, 0));
         assert!(timeval_from(Some(Duration::ZERO)).is_err());
-        assert_eq!(timeval_to(timeval_from(None).unwrap()), None);
+        assert_eq!(decode::timeval(timeval_from(None).unwrap()), None);
     }
 }
