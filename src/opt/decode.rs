@@ -11,15 +11,16 @@ use std::time::Duration;
 use super::{PeerCred, TcpInfo};
 
 /// `struct timeval` of `SO_RCVTIMEO`/`SO_SNDTIMEO`: `None` for `{0, 0}`
-/// (no timeout), else the duration. Negative fields read as 0.
+/// (no timeout), else the duration. Negative fields read as 0; a
+/// `tv_usec` of a million or more (which the kernel never reports) adds
+/// whole seconds (even the largest fields sum to far below
+/// `Duration::MAX`; the add saturates all the same).
 pub fn timeval(tv: libc::timeval) -> Option<Duration> {
     if tv.tv_sec == 0 && tv.tv_usec == 0 {
         None
     } else {
-        Some(Duration::new(
-            tv.tv_sec.max(0) as u64,
-            (tv.tv_usec.max(0) as u32) * 1000,
-        ))
+        let secs = Duration::from_secs(tv.tv_sec.max(0) as u64);
+        Some(secs.saturating_add(Duration::from_micros(tv.tv_usec.max(0) as u64)))
     }
 }
 
@@ -68,3 +69,57 @@ pub fn tcp_info(i: &libc::tcp_info) -> TcpInfo {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeval_usec_out_of_range_never_overflows() {
+        // Found by the opt_decode fuzz target: `tv_usec as u32 * 1000`
+        // overflowed (a panic with debug assertions, a wrong duration
+        // without) for a tv_usec above 4,294,967.
+        let tv = |tv_sec, tv_usec| libc::timeval { tv_sec, tv_usec };
+        assert_eq!(
+            timeval(tv(0, 4_294_968)),
+            Some(Duration::from_micros(4_294_968))
+        );
+        assert_eq!(
+            timeval(tv(0x7b7b_7b7b_7b00_0000, 0x7b_7b7b_7b7b)),
+            Some(
+                Duration::from_secs(0x7b7b_7b7b_7b00_0000) + Duration::from_micros(0x7b_7b7b_7b7b)
+            )
+        );
+        assert_eq!(
+            timeval(tv(i64::MAX, i64::MAX)),
+            Some(Duration::from_secs(i64::MAX as u64) + Duration::from_micros(i64::MAX as u64))
+        );
+        // What the kernel reports decodes as before.
+        assert_eq!(timeval(tv(2, 500_000)), Some(Duration::from_millis(2500)));
+        assert_eq!(timeval(tv(0, 0)), None);
+        assert_eq!(timeval(tv(-1, -1)), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn peer_cred_sentinel_is_enotconn() {
+        let c = libc::ucred {
+            pid: 0,
+            uid: libc::uid_t::MAX,
+            gid: libc::gid_t::MAX,
+        };
+        assert_eq!(
+            peer_cred(c).unwrap_err().raw_os_error(),
+            Some(libc::ENOTCONN)
+        );
+        let c = libc::ucred { pid: 0, ..c };
+        let c = libc::ucred { uid: 0, ..c };
+        assert_eq!(peer_cred(c).unwrap().uid, 0);
+    }
+
+    #[test]
+    fn linger_off_is_none_and_negative_is_zero() {
+        let l = |l_onoff, l_linger| libc::linger { l_onoff, l_linger };
+        assert_eq!(linger(l(0, 5)), None);
+        assert_eq!(linger(l(1, 5)), Some(Duration::from_secs(5)));
+        assert_eq!(linger(l(7, -3)), Some(Duration::ZERO));
+    }
+}
