@@ -68,6 +68,8 @@ use std::time::Duration;
 use crate::sys::net::OptVal;
 use crate::{OwnedSocket, sys};
 
+#[doc(hidden)]
+pub mod decode;
 mod ip;
 mod ipv6;
 mod socket;
@@ -169,17 +171,6 @@ fn timeval_from(d: Option<Duration>) -> io::Result<libc::timeval> {
     }
 }
 
-fn timeval_to(tv: libc::timeval) -> Option<Duration> {
-    if tv.tv_sec == 0 && tv.tv_usec == 0 {
-        None
-    } else {
-        Some(Duration::new(
-            tv.tv_sec.max(0) as u64,
-            (tv.tv_usec.max(0) as u32) * 1000,
-        ))
-    }
-}
-
 fn in_addr(ip: Ipv4Addr) -> libc::in_addr {
     libc::in_addr {
         s_addr: u32::from_ne_bytes(ip.octets()),
@@ -203,7 +194,7 @@ mod tests {
         let tv = timeval_from(Some(Duration::new(1, 999_999_999))).unwrap();
         assert_eq!((tv.tv_sec, tv.tv_usec), (2, 0));
         assert!(timeval_from(Some(Duration::ZERO)).is_err());
-        assert_eq!(timeval_to(timeval_from(None).unwrap()), None);
+        assert_eq!(decode::timeval(timeval_from(None).unwrap()), None);
         // Rounding Duration::MAX up must not wrap to {0, 0}.
         assert!(timeval_from(Some(Duration::MAX)).is_err());
         // The largest time_t, and one microsecond (rounded up) past it.

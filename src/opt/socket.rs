@@ -4,9 +4,7 @@ use std::io;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use super::{
-    IFNAMSIZ, Int, Opt, get, get_bool, opt, secs_int, set, set_bool, timeval_from, timeval_to,
-};
+use super::{IFNAMSIZ, Int, Opt, get, get_bool, opt, secs_int, set, set_bool, timeval_from};
 use crate::{Domain, OwnedSocket, Protocol, Type, sys};
 
 const SO_ACCEPTCONN: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_ACCEPTCONN);
@@ -201,8 +199,7 @@ impl OwnedSocket {
     /// None on a socket; see the [module docs](crate::opt).
     #[doc(alias = "SO_LINGER")]
     pub fn linger(&self) -> io::Result<Option<Duration>> {
-        let l = get(self, SO_LINGER)?;
-        Ok((l.l_onoff != 0).then(|| Duration::from_secs(l.l_linger.max(0) as u64)))
+        get(self, SO_LINGER).map(super::decode::linger)
     }
 
     /// `setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger)` — `Some(d)`: close
@@ -251,15 +248,7 @@ impl OwnedSocket {
     /// - Otherwise see the [module docs](crate::opt).
     #[doc(alias = "SO_PEERCRED")]
     pub fn peer_cred(&self) -> io::Result<PeerCred> {
-        let c = get(self, SO_PEERCRED)?;
-        if c.pid == 0 && c.uid == libc::uid_t::MAX && c.gid == libc::gid_t::MAX {
-            return Err(io::Error::from_raw_os_error(libc::ENOTCONN));
-        }
-        Ok(PeerCred {
-            pid: c.pid,
-            uid: c.uid,
-            gid: c.gid,
-        })
+        super::decode::peer_cred(get(self, SO_PEERCRED)?)
     }
 
     /// `getsockopt(fd, SOL_SOCKET, SO_PROTOCOL)` — the socket's protocol,
@@ -323,7 +312,7 @@ impl OwnedSocket {
     /// None on a socket; see the [module docs](crate::opt).
     #[doc(alias = "SO_RCVTIMEO")]
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        get(self, SO_RCVTIMEO).map(timeval_to)
+        get(self, SO_RCVTIMEO).map(super::decode::timeval)
     }
 
     /// `setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeval)` — bound blocking
@@ -432,7 +421,7 @@ impl OwnedSocket {
     /// None on a socket; see the [module docs](crate::opt).
     #[doc(alias = "SO_SNDTIMEO")]
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        get(self, SO_SNDTIMEO).map(timeval_to)
+        get(self, SO_SNDTIMEO).map(super::decode::timeval)
     }
 
     /// `setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeval)` — bound blocking

@@ -101,23 +101,7 @@ impl OwnedSocket {
     /// [module docs](crate::opt)).
     #[doc(alias = "TCP_INFO")]
     pub fn tcp_info(&self) -> io::Result<TcpInfo> {
-        let i = get(self, TCP_INFO)?;
-        Ok(TcpInfo {
-            state: i.tcpi_state,
-            retransmits: i.tcpi_retransmits,
-            probes: i.tcpi_probes,
-            rtt: Duration::from_micros(u64::from(i.tcpi_rtt)),
-            rttvar: Duration::from_micros(u64::from(i.tcpi_rttvar)),
-            rto: Duration::from_micros(u64::from(i.tcpi_rto)),
-            snd_mss: i.tcpi_snd_mss,
-            rcv_mss: i.tcpi_rcv_mss,
-            snd_cwnd: i.tcpi_snd_cwnd,
-            snd_ssthresh: i.tcpi_snd_ssthresh,
-            unacked: i.tcpi_unacked,
-            lost: i.tcpi_lost,
-            total_retrans: i.tcpi_total_retrans,
-            pmtu: i.tcpi_pmtu,
-        })
+        get(self, TCP_INFO).map(|i| super::decode::tcp_info(&i))
     }
 
     /// `getsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT)` — how many unanswered
