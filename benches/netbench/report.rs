@@ -244,7 +244,7 @@ fn slope(points: &[(f64, f64)]) -> f64 {
 
 fn timing_note(rounds: usize) -> String {
     format!(
-        "Times are the median over {rounds} rounds (min and max beside it); \"ratio\" is the median of the per-round ratios to the floor named. "
+        "Times are the median over {rounds} rounds (min and max beside it) of each child's figure, the low decile of its ~100 chunk timings; \"ratio\" is the median of the per-round ratios to the floor named. "
     )
 }
 
@@ -953,7 +953,7 @@ fn c10k(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
     let _ = writeln!(s, "## 10,000 connections, two processes\n");
     let _ = writeln!(
         s,
-        "A server process (the floor's epoll loop, or ours on `Epoll`) echoes 1-byte messages; a client process (the floor's epoll loop, the same for both servers) opens the connections in batches of 500 (the backlog is 4096), waits for each one's first echo, then keeps one message in flight on each of the first `active` connections for {ms} ms and counts echoes. The server is level-triggered, one recv per readiness, 1024 events per wait. Median over {rounds} rounds (min – max); ratio is the median of per-round ratios ours / floor. Connect time: all connections established and echoed once.\n"
+        "A server process (the floor's epoll loop, or ours on `Epoll`) echoes 1-byte messages; a client process (the floor's epoll loop, the same for both servers) opens the connections in batches of 500 (the backlog is 4096), waits for each one's first echo, then keeps one message in flight on each of the first `active` connections for {ms} ms and counts echoes in 20 ms slices; its figure is the high decile of the slices' rates. The server is level-triggered, one recv per readiness, 1024 events per wait. Median over {rounds} rounds (min – max); ratio is the median of per-round ratios ours / floor. Connect time: all connections established and echoed once.\n"
     );
     s.push_str(&table(
         &[
@@ -1312,7 +1312,7 @@ fn assemble(
     );
     let _ = writeln!(
         s,
-        "**The machine is noisy.** It has {} cores shared with other jobs (other builds run while this one does), so single timings wander by several percent. Read the medians and, above all, the ratios: each contender runs in a child process of its own, the rounds alternate the contenders with the start rotated, and a ratio is the median of per-round ratios, so slow spells hit every contender of a round alike. Counts (syscalls, allocations, instructions) do not depend on the noise and are exact.\n",
+        "**The machine is noisy.** It has {} cores shared with other jobs (other builds run while this one does), so single timings wander by several percent. Read the medians and, above all, the ratios: each contender runs in a child process of its own, the rounds alternate the contenders with the start rotated, and a ratio is the median of per-round ratios, so slow spells hit every contender of a round alike. Within a child, the timed run is cut into about 100 chunks and the child's figure is the low decile of the chunks' times per operation: another job taking the core only ever adds time, so the fast chunks are the ones that measured the code (the median chunk is in the raw results too). Counts (syscalls, allocations, instructions) do not depend on the noise and are exact.\n",
         m.cores
     );
     let _ = writeln!(s, "## Targets\n");
