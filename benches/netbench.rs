@@ -40,6 +40,10 @@ mod pingpong;
 mod register;
 #[path = "netbench/report.rs"]
 mod report;
+#[path = "netbench/sections/mod.rs"]
+mod sections;
+#[path = "netbench/svg.rs"]
+mod svg;
 #[path = "netbench/udp.rs"]
 mod udp;
 #[path = "netbench/waitcost.rs"]

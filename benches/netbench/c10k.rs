@@ -39,7 +39,7 @@ const EVENTS: usize = 1024;
 /// Connections made before waiting for their first echo: well under the
 /// backlog (somaxconn is 4096 here), so no SYN is ever dropped.
 const CONNECT_BATCH: usize = 500;
-/// The client's counting slice.
+/// The client's shortest counting window.
 const SLICE: Duration = Duration::from_millis(20);
 
 /// The server's commands on stdin, and what it counts between them.
@@ -369,37 +369,45 @@ pub fn client(p: &Params) {
     }
     let t0 = Instant::now();
     let mut echoes = 0u64;
-    // Echoes per slice of SLICE: the figure is a high decile of the
-    // slices' rates (another job taking a core only ever slows a slice).
-    let mut slices: Vec<u64> = Vec::with_capacity(256);
-    let mut slice_end = t0 + SLICE;
-    let mut in_slice = 0u64;
+    // A checkpoint (time, echoes so far) after every wait's batch: rates
+    // over windows of at least SLICE between checkpoints are exact (no
+    // batch is cut in two), and the figure is their high decile (another
+    // job taking a core only ever slows a window).
+    let mut marks: Vec<(Instant, u64)> = Vec::with_capacity(1 << 18);
+    marks.push((t0, 0));
     loop {
-        let now = Instant::now();
-        if now >= slice_end {
-            slices.push(in_slice);
-            in_slice = 0;
-            slice_end += SLICE;
-        }
-        if now - t0 >= run {
-            break;
-        }
         let k = check(floor::epoll_wait(epfd, &mut evs, 10), "epoll_wait");
         for e in &evs[..k] {
             let fd = fds[{ e.u64 } as usize];
             if floor::recv(fd, &mut buf) > 0 {
                 echoes += 1;
-                in_slice += 1;
                 check(floor::send(fd, &[1]), "send");
             }
         }
+        let now = Instant::now();
+        if marks.len() < marks.capacity() {
+            marks.push((now, echoes));
+        }
+        if now - t0 >= run {
+            break;
+        }
     }
     let secs = t0.elapsed().as_secs_f64();
-    slices.sort_unstable();
+    let mut rates = Vec::new();
+    let mut from = marks[0];
+    for &m in &marks[1..] {
+        let dt = m.0 - from.0;
+        if dt >= SLICE {
+            rates.push((m.1 - from.1) as f64 / dt.as_secs_f64());
+            from = m;
+        }
+    }
+    rates.sort_by(f64::total_cmp);
     let rate = |q: f64| {
-        slices
-            .get(((slices.len().max(1) - 1) as f64 * q).round() as usize)
-            .map_or(0.0, |&e| e as f64 / SLICE.as_secs_f64())
+        rates
+            .get(((rates.len().max(1) - 1) as f64 * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
     };
     let mut out = Out::new();
     out.insert("echoes".into(), echoes as f64);
