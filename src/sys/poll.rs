@@ -130,16 +130,20 @@ fn record_select_timeout(_tv: Option<&libc::timeval>) {
 
 /// `select(nfds, readfds, writefds, exceptfds, timeout)` over `fd_set`s
 /// (glibc makes it `pselect6` in the kernel, and strace names it so).
-/// `nfds` is the highest fd in any set plus one, at most FD_SETSIZE.
-/// The timeout is rounded up to the microsecond; `None` blocks.
+/// `nfds` is the highest fd in any set plus one, at most FD_SETSIZE. A set
+/// that is `None` goes to the kernel as NULL (it then copies nothing in or
+/// out for it). The timeout is rounded up to the microsecond; `None`
+/// blocks.
 pub(crate) fn select(
     nfds: usize,
-    read: &mut libc::fd_set,
-    write: &mut libc::fd_set,
-    except: &mut libc::fd_set,
+    read: Option<&mut libc::fd_set>,
+    write: Option<&mut libc::fd_set>,
+    except: Option<&mut libc::fd_set>,
     timeout: Option<Duration>,
 ) -> io::Result<usize> {
     assert!(nfds <= FD_SETSIZE, "nfds {nfds} beyond FD_SETSIZE");
+    let ptr = |set: Option<&mut libc::fd_set>| set.map_or(std::ptr::null_mut(), std::ptr::from_mut);
+    let (r, w, e) = (ptr(read), ptr(write), ptr(except));
     let mut tv = timeout.map(timeout_timeval);
     let tvp = match tv.as_mut() {
         Some(tv) => std::ptr::from_mut(tv),
@@ -147,10 +151,11 @@ pub(crate) fn select(
     };
     record_select_timeout(tv.as_ref());
     enter(Syscall::Pselect6);
-    // SAFETY: the three sets are valid, writable fd_sets and the kernel
-    // touches only their first `nfds` <= FD_SETSIZE bits; tvp is NULL or
-    // points at a timeval that lives across the call.
-    let n = ret_int(unsafe { libc::select(nfds as libc::c_int, read, write, except, tvp) })?;
+    // SAFETY: each set pointer is NULL or a valid, writable fd_set borrowed
+    // for the call, and the kernel touches only their first `nfds` <=
+    // FD_SETSIZE bits; tvp is NULL or points at a timeval that lives
+    // across the call.
+    let n = ret_int(unsafe { libc::select(nfds as libc::c_int, r, w, e, tvp) })?;
     Ok(n as usize)
 }
 
@@ -160,20 +165,27 @@ pub(crate) const SELECT_WORD_BITS: usize = libc::c_ulong::BITS as usize;
 
 /// `select(nfds, readfds, writefds, exceptfds, timeout)` over sets of any
 /// size, held as arrays of `unsigned long` words: Linux reads `nfds` bits
-/// from each pointer whatever FD_SETSIZE says. Each slice must hold at
-/// least `nfds` bits. `pselect6` in the kernel.
+/// from each pointer whatever FD_SETSIZE says. Each set given must hold at
+/// least `nfds` bits; a set that is `None` goes to the kernel as NULL.
+/// `pselect6` in the kernel.
 pub(crate) fn select_words(
     nfds: usize,
-    read: &mut [libc::c_ulong],
-    write: &mut [libc::c_ulong],
-    except: &mut [libc::c_ulong],
+    read: Option<&mut [libc::c_ulong]>,
+    write: Option<&mut [libc::c_ulong]>,
+    except: Option<&mut [libc::c_ulong]>,
     timeout: Option<Duration>,
 ) -> io::Result<usize> {
     let words = nfds.div_ceil(SELECT_WORD_BITS);
-    assert!(
-        read.len() >= words && write.len() >= words && except.len() >= words,
-        "select sets shorter than nfds {nfds}"
-    );
+    let ptr = |set: Option<&mut [libc::c_ulong]>| -> *mut libc::fd_set {
+        match set {
+            Some(s) => {
+                assert!(s.len() >= words, "select set shorter than nfds {nfds}");
+                s.as_mut_ptr().cast()
+            }
+            None => std::ptr::null_mut(),
+        }
+    };
+    let (r, w, e) = (ptr(read), ptr(write), ptr(except));
     let nfds = libc::c_int::try_from(nfds)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "nfds beyond c_int"))?;
     let mut tv = timeout.map(timeout_timeval);
@@ -183,19 +195,11 @@ pub(crate) fn select_words(
     };
     record_select_timeout(tv.as_ref());
     enter(Syscall::Pselect6);
-    // SAFETY: each slice is writable for at least `nfds` bits (checked
-    // above) and the kernel reads and writes only that many bits of each,
-    // as the unsigned-long array it expects; tvp is NULL or points at a
-    // timeval that lives across the call.
-    let n = ret_int(unsafe {
-        libc::select(
-            nfds,
-            read.as_mut_ptr().cast(),
-            write.as_mut_ptr().cast(),
-            except.as_mut_ptr().cast(),
-            tvp,
-        )
-    })?;
+    // SAFETY: each set pointer is NULL or points at a slice writable for at
+    // least `nfds` bits (checked above), the unsigned-long array the kernel
+    // expects, which reads and writes only that many bits; tvp is NULL or
+    // points at a timeval that lives across the call.
+    let n = ret_int(unsafe { libc::select(nfds, r, w, e, tvp) })?;
     Ok(n as usize)
 }
 
