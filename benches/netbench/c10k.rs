@@ -134,12 +134,33 @@ impl Control {
 
 pub fn server(contender: &str, p: &Params) {
     raise_nofile();
+    pin(0);
     let conns = p.u64("conns", 10_000) as usize;
     match contender {
         "ours-epoll" => ours_server(conns),
         "floor-epoll" => floor_server(),
         other => panic!("c10k: unknown server {other}"),
     }
+}
+
+/// Pins this process to one CPU. Server and client both go to CPU 0: then
+/// every echo costs the two processes' work on one core, one after the
+/// other, and the rate compares servers directly. Left to the scheduler,
+/// the pair sometimes shared a core and sometimes not (a wake-up across
+/// cores costs an interrupt between the VM's CPUs), and a run's rate
+/// doubled or halved with the placement.
+fn pin(cpu: usize) {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) <= cpu {
+        return;
+    }
+    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: cpu is below the CPU count, far inside the set's 1024 bits.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: set is a valid cpu_set_t of the size passed; pid 0 is this
+    // process.
+    let r = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &raw const set) };
+    check(r as isize, "sched_setaffinity");
 }
 
 fn announce(port: u16) {
@@ -294,6 +315,7 @@ fn floor_server() {
 /// The client: the floor's epoll loop, the same for every server.
 pub fn client(p: &Params) {
     raise_nofile();
+    pin(0);
     let port = p.u64("port", 0) as u16;
     let conns = p.u64("conns", 10_000) as usize;
     let active = p.u64("active", 10) as usize;

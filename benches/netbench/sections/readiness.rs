@@ -183,7 +183,7 @@ pub(crate) fn pingpong(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
         v.note(
             R_PINGPONG,
             format!(
-                "Ours and the floor make the same syscalls (see the counts); the difference is user-space work, instructions per round trip ours / floor: {}, {}, {}, next to a round trip of about {} that is almost all kernel. ours-select copies its three fd_sets (read, write, except: 384 bytes, a memcpy) and tests three bits per registration each wait where the floor copies and passes one set. The rest is the machine: see min – max.",
+                "Ours and the floor make the same syscalls (see the counts); the difference is user-space work, instructions per round trip ours / floor: {}, {}, {}, next to a round trip of about {} that is almost all kernel. Each of ours' waits also translates what the kernel reported into the shared Event (the interest mask, the extras) and, on select, tests a bit per set in use for each registration. The rest is the machine: see min – max.",
                 pair("epoll"),
                 pair("poll"),
                 pair("select"),
@@ -460,7 +460,7 @@ pub(crate) fn waitcost(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
     v.note(
         R_WAIT,
         format!(
-            "Ours / floor per N, poll: {}; select: {}. At N = 10,000 one poll or select wait takes about {}, so a child times only a few hundred waits and those figures move from round to round; a slope is dominated by its N = 10,000 point. Beyond that, SelectGrowable copies and passes three sets sized to the highest fd (read, write, except) where the floor passes one, and scans its registrations testing three bits each.",
+            "Ours / floor per N, poll: {}; select: {}. At N = 10,000 one poll or select wait takes about {}, so a child times only a few hundred waits and those figures move from round to round; a slope is dominated by its N = 10,000 point. Beyond that, each of ours' waits scans its registrations in user space (the floor scans its fds the same way) and translates the one event.",
             per_n_ratio("poll"),
             per_n_ratio("select"),
             ns(last.median("floor-poll", "ns_per_op"))
