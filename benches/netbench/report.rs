@@ -370,7 +370,7 @@ fn assemble(
     );
     let _ = writeln!(
         s,
-        "**The machine is noisy.** It has {} cores shared with other jobs (other builds run while this one does), so single timings wander by several percent. Read the medians and, above all, the ratios: each contender runs in a child process of its own, the rounds alternate the contenders with the start rotated, and a ratio is the median of per-round ratios, so slow spells hit every contender of a round alike. Within a child, the timed run is cut into about 100 chunks and the child's figure is the low decile of the chunks' times per operation: another job taking the core only ever adds time, so the fast chunks are the ones that measured the code (the median chunk is in the raw results too). Counts (syscalls, allocations, instructions) do not depend on the noise and are exact.\n",
+        "**The machine is noisy.** It has {} cores shared with other jobs (other builds run while this one does), so single timings wander by several percent. Read the medians and, above all, the ratios: each contender runs in a child process of its own, the rounds alternate the contenders with the start rotated, and a ratio is the median of per-round ratios, so slow spells hit every contender of a round alike. Within a child, the timed run is cut into about 100 chunks and the child's figure is the low decile of the chunks' times per operation: another job taking the core only ever adds time, so the fast chunks are the ones that measured the code (a child's RESULT line also gives the median chunk and the whole-run mean). Counts (syscalls, allocations, instructions) do not depend on the noise and are exact.\n",
         m.cores
     );
     let _ = writeln!(s, "## Targets\n");
