@@ -70,8 +70,9 @@ pub(crate) const R_UDP: usize = 10;
 #[derive(Default)]
 pub(crate) struct Verdicts {
     parts: [Vec<(String, bool)>; 11],
-    /// Evidence for the closing note, shown when the row is missed.
-    notes: [Vec<String>; 11],
+    /// Evidence for the closing note, shown when the row is missed and,
+    /// if the note names a word, a missed part of the row contains it.
+    notes: [Vec<(&'static str, String)>; 11],
 }
 
 impl Verdicts {
@@ -80,7 +81,12 @@ impl Verdicts {
     }
 
     pub(crate) fn note(&mut self, row: usize, text: String) {
-        self.notes[row].push(text);
+        self.notes[row].push(("", text));
+    }
+
+    /// A note shown only when a missed part of the row contains `key`.
+    pub(crate) fn note_for(&mut self, row: usize, key: &'static str, text: String) {
+        self.notes[row].push((key, text));
     }
 
     fn met(&self, row: usize) -> Option<bool> {
@@ -521,13 +527,18 @@ fn why(row: usize, v: &Verdicts) -> String {
         .collect();
     let mut s = format!("missed: {}.", missed.join("; "));
     if row == R_C10K && missed.iter().any(|m| m.contains("memory")) {
-        s.push_str(" Memory: the epoll backend keeps, per registration, a slot (fd, token, interest, optional waker: 24 bytes) in a Vec and an fd-to-slot entry in a std HashMap (an (i32, usize) bucket of 16 bytes plus a control byte, at most 7/8 full). Both grow by doubling, so at 10,000 registrations each holds 16,384 entries: 16,384 × 24 + 16,384 × 17 + 16 = 671,760 bytes, 67.2 bytes per fd, exactly what the counting allocator measured (59.4 at 1,000: 1,024 and 2,048 entries). An fd-indexed table in place of the HashMap (fds are small dense numbers, the kernel hands out the lowest free one) would cost 4 bytes per fd number, about 46 bytes per fd at 10,000. That is a change of src/poll/epoll.rs's data structure, reported here rather than made by the benchmark's author.");
+        s.push_str(" Memory: the epoll backend keeps, per registration, a slot (fd, token, interest, optional waker: 24 bytes) in a Vec and an fd-to-slot entry in a std HashMap (an (i32, usize) bucket of 16 bytes plus a control byte, at most 7/8 full). Both grow by doubling, so at 10,000 registrations each holds 16,384 entries: 16,384 × 24 + 16,384 × 17 + 16 = 671,760 bytes, 67.2 bytes per fd, exactly what the counting allocator measured (59.4 at 1,000: 1,024 and 2,048 entries). The same HashMap (SipHash) is most of the registration path's user-space work: of the 656 instructions ours spends per register + reregister + deregister (the floor: 78, three bare epoll_ctl calls), about 520 are the map's insert, lookups and removal (callgrind, see the registration section). An fd-indexed table in place of the HashMap (fds are small dense numbers, the kernel hands out the lowest free one) would cost 4 bytes per fd number, about 46 bytes per fd at 10,000, and a few instructions per lookup. That is a change of src/poll/epoll.rs's data structure, reported here rather than made by the benchmark's author.");
     }
-    for n in &v.notes[row] {
-        s.push(' ');
-        s.push_str(n);
+    let mut noted = false;
+    for (key, n) in &v.notes[row] {
+        if key.is_empty() || missed.iter().any(|m| m.contains(key)) {
+            s.push(' ');
+            s.push_str(n);
+            noted = true;
+        }
     }
-    if v.notes[row].is_empty() && row != R_C10K {
+    let memory_explained = row == R_C10K && missed.iter().any(|m| m.contains("memory"));
+    if !noted && !memory_explained {
         s.push_str(" See the section below.");
     }
     s

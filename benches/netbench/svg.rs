@@ -64,7 +64,7 @@ pub(crate) fn wait_chart(series: &[Series]) -> String {
     let _ = writeln!(s, r##"<rect width="{w}" height="{h}" fill="white"/>"##);
     let _ = writeln!(
         s,
-        r##"<text x="{}" y="22" text-anchor="middle" font-size="15">Wait cost with 1 ready fd and N idle (median per wait, log scale)</text>"##,
+        r##"<text x="{}" y="22" text-anchor="middle" font-size="15">Wait cost with 1 ready fd and N idle (per wait, log scale)</text>"##,
         l + pw / 2.0
     );
     // Decades.
@@ -170,13 +170,17 @@ pub(crate) fn bars_chart(cells: &[(String, f64, f64)]) -> String {
     while g <= max {
         let _ = writeln!(
             s,
-            r##"<line x1="{l}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{:.0}k</text>"##,
+            r##"<line x1="{l}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
             y(g),
             l + pw,
             y(g),
             l - 6.0,
             y(g) + 4.0,
-            g / 1000.0
+            if g == 0.0 {
+                "0".to_owned()
+            } else {
+                format!("{:.0}k", g / 1000.0)
+            }
         );
         g += step;
     }

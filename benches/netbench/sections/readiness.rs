@@ -302,7 +302,12 @@ pub(crate) fn waitcost(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
             b.to_owned(),
             format!("{f:.2}"),
             format!("{o:.2}"),
-            ratio(o / f),
+            // A ratio of two slopes near zero (epoll's) means nothing.
+            if f.abs() < 0.5 {
+                "–".into()
+            } else {
+                ratio(o / f)
+            },
         ]);
     }
     let _ = writeln!(
@@ -527,6 +532,7 @@ pub(crate) fn register(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
             opt_count(g("sys_deregister")),
             st.as_ref().map_or("–".into(), |s| breakdown(s, 1.0)),
             count(t.median(c, "allocs_per_op")),
+            fmt_instr(instructions(r, "register", c, &[])),
         ]);
     }
     let mut s = String::new();
@@ -547,6 +553,7 @@ pub(crate) fn register(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
             "deregister",
             "strace, per op",
             "allocations / op",
+            "instructions / op",
         ],
         &rows,
     ));

@@ -43,7 +43,7 @@ pub(crate) fn c10k(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
         let rt = t.ratio("ours-epoll", "floor-epoll", "echoes_per_s");
         v.add(
             R_C10K,
-            format!("{conns}/{active}: {}", ratio(rt)),
+            format!("cell {conns}/{active}: {}", ratio(rt)),
             rt >= 0.95,
         );
         let (f, o) = (
@@ -89,8 +89,9 @@ pub(crate) fn c10k(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
             format!("{}/{}: {}–{}", short(c), short(a), ratio(lo), ratio(hi))
         })
         .collect();
-    v.note(
+    v.note_for(
         R_C10K,
+        "cell ",
         format!(
             "Echoes per second here are two processes, server and client, on the machine's two shared cores, where other jobs run too: the per-round ratios ours / floor of each cell ranged over {}. The server's syscalls per echo are the floor's (one recv, one send, a share of a wait; see the counts).",
             spread.join(", ")
