@@ -227,9 +227,16 @@ pub(crate) fn pingpong(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
         }
     }
     doc.commands.push(format!(
-        "strace -f -c -o FILE -- netbench --child pingpong CONTENDER iters=N warm=50   # N = {n1}, {n2}"
+        "# syscalls: strace, differenced between two run lengths N (ping-pong {n1} and {n2}; each section says its own)"
     ));
-    doc.commands.push(format!("valgrind --tool=callgrind --callgrind-out-file=FILE netbench --child pingpong CONTENDER iters=N warm=50   # N = {c1}, {c2}"));
+    doc.commands
+        .push("strace -f -c -o FILE -- netbench --child WORKLOAD CONTENDER iters=N warm=50".into());
+    doc.commands.push(format!(
+        "# instructions: callgrind, differenced the same way (ping-pong {c1} and {c2})"
+    ));
+    doc.commands.push("valgrind --tool=callgrind --callgrind-out-file=FILE netbench --child WORKLOAD CONTENDER iters=N warm=50".into());
+    doc.commands
+        .push("# the epoll_pwait2 fallback under valgrind (stats build)".into());
     doc.commands
         .push("valgrind --tool=none -q netbench-stats --child pwait2 ours-epoll".into());
     doc.sections.push_str(&s);

@@ -184,6 +184,9 @@ pub(crate) fn c10k(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
     }
     let _ = writeln!(s, "\n![echoes per second per cell]({CHART_DIR}/c10k.svg)\n");
     doc.charts.push(("c10k.svg", bars_chart(&bars)));
+    doc.commands.push(
+        "# 10,000 connections: a server and a client, driven through their stdin and stdout".into(),
+    );
     doc.commands.push(format!(
         "netbench --child c10k-server SERVER conns=C   +   netbench --child c10k-client client port=P conns=C active=A ms={ms}"
     ));
