@@ -18,7 +18,7 @@ usage: cargo bench --bench netbench -- [options]
   --write PATH       write the report (markdown) to PATH, charts beside it
   --count-exe PATH   this bench built with `--features stats`: syscall
                      counts of our contenders come from its counters
-  --rounds N         timing rounds per workload (default 5)
+  --rounds N         timing rounds per workload (default 7)
   --quick            short runs, 2 rounds: a smoke test of the harness
   --only A,B         only these sections: pingpong, waitcost, register,
                      wake, c10k, churn, blocking, udp, instructions
@@ -37,7 +37,7 @@ impl Opts {
         let mut o = Opts {
             write: None,
             count_exe: None,
-            rounds: 5,
+            rounds: 7,
             quick: false,
             only: None,
         };
@@ -63,7 +63,7 @@ impl Opts {
                 other => panic!("unknown option {other:?}\n{USAGE}"),
             }
         }
-        if o.quick && o.rounds == 5 {
+        if o.quick && o.rounds == 7 {
             o.rounds = 2;
         }
         o

@@ -14,9 +14,7 @@ pub(crate) fn c10k(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
         crate::c10k::CELLS.to_vec()
     };
     let ms = if r.quick { 200 } else { 2000 };
-    // Two more rounds than elsewhere: each run is a pair of processes
-    // setting up 10,000 connections, and its rate wanders more.
-    let rounds = if r.quick { 1 } else { r.rounds + 2 };
+    let rounds = if r.quick { 1 } else { r.rounds };
     let servers = crate::c10k::SERVERS;
     // results[cell].rounds[round][server] = the client's result. Rounds
     // are the outer loop, so every cell of a round runs within seconds of
