@@ -111,6 +111,26 @@ impl Epoll {
         Ok(())
     }
 
+    /// A wait with a sub-millisecond timeout: `epoll_pwait2`, or
+    /// `epoll_wait` for good once the kernel refuses it. Out of line, so
+    /// the common wait stays small.
+    #[inline(never)]
+    fn wait_fine(
+        &mut self,
+        raw: &mut [libc::epoll_event],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        let epfd = self.epfd.as_fd();
+        match sys::poll::epoll_pwait2(epfd, raw, timeout) {
+            Ok(n) => Ok(n),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
+                self.pwait2 = false;
+                sys::poll::epoll_wait(epfd, raw, sys::poll::timeout_ms(timeout))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The kernel has no registration for this number (it forgot a closed
     /// fd): drop our mapping, keep the slot for any duplicate's events.
     fn forget(&mut self, fd: RawFd, e: io::Error) -> io::Error {
@@ -119,6 +139,22 @@ impl Epoll {
         }
         e
     }
+}
+
+/// Re-arms a oneshot registration that the kernel disarmed for an error
+/// or hang-up the interest did not ask for: nothing was reported, so it
+/// stays armed, as select and poll (which never disarmed) would have it.
+/// Rare, so out of line: the wait loop keeps its registers.
+#[cold]
+#[inline(never)]
+fn rearm(epfd: BorrowedFd<'_>, slot: &Slot, data: u64) {
+    let _ = sys::poll::epoll_ctl(
+        epfd,
+        libc::EPOLL_CTL_MOD,
+        slot.fd,
+        slot.interest.epoll_events(),
+        data,
+    );
 }
 
 impl fmt::Debug for Epoll {
@@ -174,47 +210,32 @@ impl Poller for Epoll {
 
     fn wait(&mut self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
         events.clear();
-        let epfd = self.epfd.as_fd();
         let sub_ms = timeout.is_some_and(|d| d.subsec_nanos() % 1_000_000 != 0);
         let n = if sub_ms && self.pwait2 {
-            match sys::poll::epoll_pwait2(epfd, &mut events.raw, timeout) {
-                Ok(n) => n,
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
-                    self.pwait2 = false;
-                    sys::poll::epoll_wait(epfd, &mut events.raw, sys::poll::timeout_ms(timeout))?
-                }
-                Err(e) => return Err(e),
-            }
+            self.wait_fine(&mut events.raw, timeout)?
         } else {
-            sys::poll::epoll_wait(epfd, &mut events.raw, sys::poll::timeout_ms(timeout))?
+            let ms = sys::poll::timeout_ms(timeout);
+            sys::poll::epoll_wait(self.epfd.as_fd(), &mut events.raw, ms)?
         };
-        for k in 0..n {
+        let epfd = self.epfd.as_fd();
+        // The kernel filled the first `n` entries: walk them as a slice,
+        // beside the list the events go to (one bounds check, not one per
+        // event).
+        let Events { list, raw } = events;
+        for entry in &raw[..n] {
             // A copy: epoll_event is packed on x86_64, so no references
             // into it.
-            let raw = events.raw[k];
-            let (bits, data) = (raw.events, raw.u64);
+            let (bits, data) = (entry.events, entry.u64);
             let Some(Some(slot)) = self.slots.get(data as usize) else {
                 continue;
             };
             match Event::from_epoll(slot.token, slot.interest, bits) {
-                Some(event) => events.push(event),
-                None if slot.interest.is_oneshot() => {
-                    // The kernel disarmed the registration for an error or
-                    // hang-up the interest did not ask for; nothing was
-                    // reported, so re-arm it, as select and poll (which
-                    // never disarmed) would have it.
-                    let _ = sys::poll::epoll_ctl(
-                        epfd,
-                        libc::EPOLL_CTL_MOD,
-                        slot.fd,
-                        slot.interest.epoll_events(),
-                        data,
-                    );
-                }
+                Some(event) => list.push(event),
+                None if slot.interest.is_oneshot() => rearm(epfd, slot, data),
                 None => {}
             }
         }
-        Ok(events.len())
+        Ok(list.len())
     }
 
     fn backend(&self) -> Backend {

@@ -453,31 +453,29 @@ const POLL_WRITE_SET: libc::c_short =
     libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND | libc::POLLERR;
 const POLL_EX_SET: libc::c_short = libc::POLLPRI;
 
+// An event's readiness bits are the interest's bits for the same
+// readiness, so masking by interest is one AND (every wait does it for
+// every ready fd).
+static_assertions::const_assert!(
+    E_READABLE == I_READABLE && E_WRITABLE == I_WRITABLE && E_PRIORITY == I_PRIORITY
+);
+
 impl Event {
+    /// The event for readiness `r`, `w`, `p` masked by `interest`; `None`
+    /// when nothing is left.
     fn build(token: Token, interest: Interest, r: bool, w: bool, p: bool) -> Option<Event> {
-        let mut flags = 0;
-        if r && interest.is_readable() {
-            flags |= E_READABLE;
-        }
-        if w && interest.is_writable() {
-            flags |= E_WRITABLE;
-        }
-        if p && interest.is_priority() {
-            flags |= E_PRIORITY;
-        }
+        let ready =
+            (u8::from(r) * E_READABLE) | (u8::from(w) * E_WRITABLE) | (u8::from(p) * E_PRIORITY);
+        // The interest's mode bits (oneshot, edge) are above the readiness
+        // bits, so the AND drops them.
+        let flags = ready & interest.0.get();
         (flags != 0).then_some(Event { token, flags })
     }
 
     fn with_extras(mut self, error: bool, hangup: bool, read_hangup: bool) -> Event {
-        if error {
-            self.flags |= E_ERROR;
-        }
-        if hangup {
-            self.flags |= E_HANGUP;
-        }
-        if read_hangup {
-            self.flags |= E_READ_HANGUP;
-        }
+        self.flags |= (u8::from(error) * E_ERROR)
+            | (u8::from(hangup) * E_HANGUP)
+            | (u8::from(read_hangup) * E_READ_HANGUP);
         self
     }
 
@@ -921,6 +919,50 @@ mod tests {
             Event::from_select(t, Interest::READABLE, false, true, true),
             None
         );
+    }
+
+    /// `build` and `with_extras` against their definition, written out
+    /// flag by flag, for every readiness, interest and extra.
+    #[test]
+    fn build_matches_its_definition() {
+        for bits in 0u8..64 {
+            let [r, w, p, err, hup, rdhup] = std::array::from_fn(|i| bits & (1 << i) != 0);
+            for ib in 1u8..32 {
+                if ib & (I_READABLE | I_WRITABLE | I_PRIORITY) == 0 {
+                    continue; // no constructor makes a mode-only interest
+                }
+                let interest = Interest(NonZeroU8::new(ib).unwrap());
+                let mut want = 0;
+                if r && interest.is_readable() {
+                    want |= E_READABLE;
+                }
+                if w && interest.is_writable() {
+                    want |= E_WRITABLE;
+                }
+                if p && interest.is_priority() {
+                    want |= E_PRIORITY;
+                }
+                let got = Event::build(Token(3), interest, r, w, p);
+                if want == 0 {
+                    assert_eq!(got, None, "bits {bits:#x} interest {interest:?}");
+                    continue;
+                }
+                for (on, flag) in [(err, E_ERROR), (hup, E_HANGUP), (rdhup, E_READ_HANGUP)] {
+                    if on {
+                        want |= flag;
+                    }
+                }
+                let got = got.unwrap().with_extras(err, hup, rdhup);
+                assert_eq!(
+                    got,
+                    Event {
+                        token: Token(3),
+                        flags: want
+                    },
+                    "bits {bits:#x} interest {interest:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -142,16 +142,20 @@ fn record_select_timeout(_tv: Option<&libc::timeval>) {
 
 /// `select(nfds, readfds, writefds, exceptfds, timeout)` over `fd_set`s
 /// (glibc makes it `pselect6` in the kernel, and strace names it so).
-/// `nfds` is the highest fd in any set plus one, at most FD_SETSIZE.
-/// The timeout is rounded up to the microsecond; `None` blocks.
+/// `nfds` is the highest fd in any set plus one, at most FD_SETSIZE. A set
+/// that is `None` goes to the kernel as NULL (it then copies nothing in or
+/// out for it). The timeout is rounded up to the microsecond; `None`
+/// blocks.
 pub(crate) fn select(
     nfds: usize,
-    read: &mut libc::fd_set,
-    write: &mut libc::fd_set,
-    except: &mut libc::fd_set,
+    read: Option<&mut libc::fd_set>,
+    write: Option<&mut libc::fd_set>,
+    except: Option<&mut libc::fd_set>,
     timeout: Option<Duration>,
 ) -> io::Result<usize> {
     assert!(nfds <= FD_SETSIZE, "nfds {nfds} beyond FD_SETSIZE");
+    let ptr = |set: Option<&mut libc::fd_set>| set.map_or(std::ptr::null_mut(), std::ptr::from_mut);
+    let (r, w, e) = (ptr(read), ptr(write), ptr(except));
     let mut tv = timeout.map(timeout_timeval);
     let tvp = match tv.as_mut() {
         Some(tv) => std::ptr::from_mut(tv),
@@ -162,39 +166,25 @@ pub(crate) fn select(
     #[cfg(feature = "trace")]
     let asked = tv;
     #[cfg(feature = "trace")]
-    let before = t::is_enabled().then(|| {
-        select_sets(
-            nfds,
-            |fd| fd_set_contains(read, fd as RawFd),
-            |fd| fd_set_contains(write, fd as RawFd),
-            |fd| fd_set_contains(except, fd as RawFd),
-        )
-    });
-    let r = run(Syscall::Pselect6, 0, |_| {
-        // SAFETY: the three sets are valid, writable fd_sets and the kernel
-        // touches only their first `nfds` <= FD_SETSIZE bits; tvp is NULL or
-        // points at a timeval that lives across the call.
-        ret_int(unsafe { libc::select(nfds as libc::c_int, read, write, except, tvp) })
+    let sets = [r, w, e].map(|p| p.cast_const().cast::<libc::c_ulong>());
+    #[cfg(feature = "trace")]
+    let before = t::is_enabled().then(|| select_sets(nfds, sets));
+    let ret = run(Syscall::Pselect6, 0, |_| {
+        // SAFETY: each set pointer is NULL or a valid, writable fd_set
+        // borrowed for the call, and the kernel touches only their first
+        // `nfds` <= FD_SETSIZE bits; tvp is NULL or points at a timeval that
+        // lives across the call.
+        ret_int(unsafe { libc::select(nfds as libc::c_int, r, w, e, tvp) })
     })
     .map(|n| n as usize);
     strace!(
         Syscall::Pselect6,
-        &t::Noted(
-            &r,
-            &SelectResult(
-                &r,
-                nfds,
-                &|fd| fd_set_contains(read, fd as RawFd),
-                &|fd| fd_set_contains(write, fd as RawFd),
-                &|fd| fd_set_contains(except, fd as RawFd),
-                tv
-            )
-        ),
+        &t::Noted(&ret, &SelectResult(&ret, nfds, sets, tv)),
         "{nfds}, {}, {}, NULL",
         before.as_deref().unwrap_or(""),
         t::Timeval(asked)
     );
-    r
+    ret
 }
 
 /// Bits per word of a select set: the kernel reads fd sets as arrays of
@@ -203,20 +193,27 @@ pub(crate) const SELECT_WORD_BITS: usize = libc::c_ulong::BITS as usize;
 
 /// `select(nfds, readfds, writefds, exceptfds, timeout)` over sets of any
 /// size, held as arrays of `unsigned long` words: Linux reads `nfds` bits
-/// from each pointer whatever FD_SETSIZE says. Each slice must hold at
-/// least `nfds` bits. `pselect6` in the kernel.
+/// from each pointer whatever FD_SETSIZE says. Each set given must hold at
+/// least `nfds` bits; a set that is `None` goes to the kernel as NULL.
+/// `pselect6` in the kernel.
 pub(crate) fn select_words(
     nfds: usize,
-    read: &mut [libc::c_ulong],
-    write: &mut [libc::c_ulong],
-    except: &mut [libc::c_ulong],
+    read: Option<&mut [libc::c_ulong]>,
+    write: Option<&mut [libc::c_ulong]>,
+    except: Option<&mut [libc::c_ulong]>,
     timeout: Option<Duration>,
 ) -> io::Result<usize> {
     let words = nfds.div_ceil(SELECT_WORD_BITS);
-    assert!(
-        read.len() >= words && write.len() >= words && except.len() >= words,
-        "select sets shorter than nfds {nfds}"
-    );
+    let ptr = |set: Option<&mut [libc::c_ulong]>| -> *mut libc::fd_set {
+        match set {
+            Some(s) => {
+                assert!(s.len() >= words, "select set shorter than nfds {nfds}");
+                s.as_mut_ptr().cast()
+            }
+            None => std::ptr::null_mut(),
+        }
+    };
+    let (r, w, e) = (ptr(read), ptr(write), ptr(except));
     let nfds = libc::c_int::try_from(nfds)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "nfds beyond c_int"))?;
     let mut tv = timeout.map(timeout_timeval);
@@ -228,51 +225,28 @@ pub(crate) fn select_words(
     // Linux writes the time left back into the timeval: keep what was asked.
     #[cfg(feature = "trace")]
     let asked = tv;
+    #[cfg(feature = "trace")]
     let bits = nfds as usize;
     #[cfg(feature = "trace")]
-    let before = t::is_enabled().then(|| {
-        select_sets(
-            bits,
-            |fd| word_bit(read, fd),
-            |fd| word_bit(write, fd),
-            |fd| word_bit(except, fd),
-        )
-    });
-    let r = run(Syscall::Pselect6, 0, |_| {
-        // SAFETY: each slice is writable for at least `nfds` bits (checked
-        // above) and the kernel reads and writes only that many bits of
-        // each, as the unsigned-long array it expects; tvp is NULL or points
-        // at a timeval that lives across the call.
-        ret_int(unsafe {
-            libc::select(
-                nfds,
-                read.as_mut_ptr().cast(),
-                write.as_mut_ptr().cast(),
-                except.as_mut_ptr().cast(),
-                tvp,
-            )
-        })
+    let sets = [r, w, e].map(|p| p.cast_const().cast::<libc::c_ulong>());
+    #[cfg(feature = "trace")]
+    let before = t::is_enabled().then(|| select_sets(bits, sets));
+    let ret = run(Syscall::Pselect6, 0, |_| {
+        // SAFETY: each set pointer is NULL or points at a slice writable for
+        // at least `nfds` bits (checked above), the unsigned-long array the
+        // kernel expects, which reads and writes only that many bits; tvp is
+        // NULL or points at a timeval that lives across the call.
+        ret_int(unsafe { libc::select(nfds, r, w, e, tvp) })
     })
     .map(|n| n as usize);
     strace!(
         Syscall::Pselect6,
-        &t::Noted(
-            &r,
-            &SelectResult(
-                &r,
-                bits,
-                &|fd| word_bit(read, fd),
-                &|fd| word_bit(write, fd),
-                &|fd| word_bit(except, fd),
-                tv
-            )
-        ),
+        &t::Noted(&ret, &SelectResult(&ret, bits, sets, tv)),
         "{nfds}, {}, {}, NULL",
         before.as_deref().unwrap_or(""),
         t::Timeval(asked)
     );
-    let _ = bits;
-    r
+    ret
 }
 
 /// `fcntl(fd, F_GETFD)` on a bare fd number that may no longer be open (or
@@ -465,27 +439,36 @@ pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     r
 }
 
-/// select's sets as strace prints them: `[3 5], [], []`.
+/// select's sets as strace prints them: `[3 5], NULL, NULL` (a set not
+/// given is NULL).
 #[cfg(feature = "trace")]
-fn select_sets(
-    nfds: usize,
-    r: impl Fn(usize) -> bool,
-    w: impl Fn(usize) -> bool,
-    e: impl Fn(usize) -> bool,
-) -> String {
+fn select_sets(nfds: usize, sets: [*const libc::c_ulong; 3]) -> String {
     let mut out = String::new();
-    t::fd_list(&mut out, nfds, r);
-    out.push_str(", ");
-    t::fd_list(&mut out, nfds, w);
-    out.push_str(", ");
-    t::fd_list(&mut out, nfds, e);
+    for (i, set) in sets.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if set.is_null() {
+            out.push_str("NULL");
+        } else {
+            t::fd_list(&mut out, nfds, |fd| set_bit(set, fd));
+        }
+    }
     out
 }
 
-/// Bit `fd` of a select set held as words.
+/// Bit `fd` of a select set, held as the kernel reads it: unsigned longs.
+/// A NULL set holds nothing.
 #[cfg(feature = "trace")]
-fn word_bit(words: &[libc::c_ulong], fd: usize) -> bool {
-    words[fd / SELECT_WORD_BITS] & (1 << (fd % SELECT_WORD_BITS)) != 0
+fn set_bit(set: *const libc::c_ulong, fd: usize) -> bool {
+    if set.is_null() {
+        return false;
+    }
+    // SAFETY: `set` points at a set of at least `nfds` bits (an fd_set, or a
+    // word slice checked against nfds) that the select call borrows for its
+    // whole duration, and `fd < nfds`.
+    let word = unsafe { *set.add(fd / SELECT_WORD_BITS) };
+    word & (1 << (fd % SELECT_WORD_BITS)) != 0
 }
 
 /// select's result detail as strace prints it: `in [9]`, `out [5]`, or
@@ -494,9 +477,7 @@ fn word_bit(words: &[libc::c_ulong], fd: usize) -> bool {
 struct SelectResult<'a>(
     &'a io::Result<usize>,
     usize,
-    &'a dyn Fn(usize) -> bool,
-    &'a dyn Fn(usize) -> bool,
-    &'a dyn Fn(usize) -> bool,
+    [*const libc::c_ulong; 3],
     /// The time left that Linux wrote back into the timeval (glibc turns
     /// the kernel's nanoseconds into microseconds, so strace's `left` may
     /// differ in the last three digits).
@@ -510,16 +491,16 @@ impl std::fmt::Display for SelectResult<'_> {
             Ok(0) => f.write_str("Timeout"),
             Ok(_) => {
                 let mut s = String::new();
-                for (name, set) in [("in ", self.2), ("out ", self.3), ("except ", self.4)] {
-                    if (0..self.1).any(set) {
+                for (name, set) in ["in ", "out ", "except "].into_iter().zip(self.2) {
+                    if (0..self.1).any(|fd| set_bit(set, fd)) {
                         if !s.is_empty() {
                             s.push_str(", ");
                         }
                         s.push_str(name);
-                        t::fd_list(&mut s, self.1, set);
+                        t::fd_list(&mut s, self.1, |fd| set_bit(set, fd));
                     }
                 }
-                if let Some(left) = self.5 {
+                if let Some(left) = self.3 {
                     s.push_str(&format!(", left {}", t::Timeval(Some(left))));
                 }
                 f.write_str(&s)
