@@ -601,11 +601,10 @@ pub(crate) fn recvmmsg(
     let ptr = msgs.as_mut_ptr().cast::<libc::mmsghdr>();
     let flags = flags | libc::MSG_CMSG_CLOEXEC;
     let r = run(Syscall::Recvmmsg, 0, |_| {
-        // SAFETY: fd is borrowed for the call; `ptr` is a writable array of
-        // vlen mmsghdrs, each built by RecvMmsgHdr::new from mutable borrows
-        // that outlive `msgs`, so every pointer in them is valid for writes
-        // of its stated length; the timeout is NULL (block as the socket
-        // does).
+        // SAFETY: fd is borrowed; `ptr` is a writable array of vlen mmsghdrs
+        // built by RecvMmsgHdr::new from mutable borrows that outlive `msgs`,
+        // so each pointer in them is valid for writes of its stated length;
+        // a NULL timeout blocks as the socket does.
         ret_int(unsafe { libc::recvmmsg(fd.as_raw_fd(), ptr, vlen, flags, std::ptr::null_mut()) })
     });
     strace!(
