@@ -99,6 +99,10 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(ifindex.to_ne_bytes(), payload[16..20]);
             }
             Cmsg::TrafficClass(t) => assert_eq!(t.to_ne_bytes(), payload[..4]),
+            Cmsg::UdpSegment(size) => {
+                assert_eq!((*level, *kind), (libc::SOL_UDP, libc::UDP_SEGMENT));
+                assert_eq!(size.to_ne_bytes(), payload[..2]);
+            }
             Cmsg::Other {
                 level: l,
                 kind: k,
