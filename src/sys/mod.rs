@@ -129,6 +129,49 @@ pub enum Syscall {
 }
 
 impl Syscall {
+    /// Every syscall, in declaration order (index `as usize`), so a
+    /// caller can walk the counters by name without listing the variants.
+    #[cfg_attr(not(feature = "stats"), allow(dead_code))]
+    pub const ALL: [Syscall; Syscall::COUNT] = [
+        Syscall::Socket,
+        Syscall::Socketpair,
+        Syscall::Bind,
+        Syscall::Listen,
+        Syscall::Accept4,
+        Syscall::Connect,
+        Syscall::Getsockname,
+        Syscall::Getpeername,
+        Syscall::Shutdown,
+        Syscall::Sendto,
+        Syscall::Recvfrom,
+        Syscall::Sendmsg,
+        Syscall::Recvmsg,
+        Syscall::Sendmmsg,
+        Syscall::Recvmmsg,
+        Syscall::Getsockopt,
+        Syscall::Setsockopt,
+        Syscall::Fcntl,
+        Syscall::Close,
+        Syscall::Read,
+        Syscall::Write,
+        Syscall::Pselect6,
+        Syscall::Poll,
+        Syscall::EpollCreate1,
+        Syscall::EpollCtl,
+        Syscall::EpollWait,
+        Syscall::EpollPwait2,
+        Syscall::Eventfd2,
+        Syscall::TimerfdCreate,
+        Syscall::TimerfdSettime,
+        Syscall::TimerfdGettime,
+        Syscall::Signalfd4,
+        Syscall::RtSigprocmask,
+        Syscall::Getpid,
+        Syscall::Geteuid,
+        Syscall::Getegid,
+        Syscall::Kill,
+    ];
+
     /// Number of syscalls in the enum (the counters' array length).
     #[cfg_attr(not(feature = "stats"), allow(dead_code))]
     pub const COUNT: usize = Syscall::Kill as usize + 1;
