@@ -318,6 +318,58 @@ fn boxed_poller_is_send(b: Backend) {
     assert_eq!(p.backend(), b);
 }
 
+/// Registrations are found by fd number: a sparse set of numbers (a low
+/// one and one near the top of what plain select takes) works, each keeps
+/// its token, and numbers past any registered one are simply unknown.
+#[allow(unsafe_code)] // adopting the fds F_DUPFD_CLOEXEC returns
+fn sparse_fd_numbers(b: Backend) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut p = build(b);
+    let mut ev = Events::with_capacity(8);
+    let (low, low_peer) = unix_pair();
+    let (high_src, high_peer) = unix_pair();
+    // A duplicate at 1000 or above (below FD_SETSIZE for plain select).
+    let high = nix::fcntl::fcntl(&high_src, nix::fcntl::F_DUPFD_CLOEXEC(1000)).unwrap();
+    assert!((1000..1024).contains(&high), "dup landed on {high}");
+    // SAFETY: fcntl just returned this fd and nothing else owns it.
+    let high = unsafe { OwnedFd::from_raw_fd(high) };
+    drop(high_src);
+    p.register(high.as_fd(), Token(1000), Interest::READABLE)
+        .unwrap();
+    p.register(low.as_fd(), Token(3), Interest::READABLE)
+        .unwrap();
+    low_peer.send(b"l").unwrap();
+    high_peer.send(b"h").unwrap();
+    let want: BTreeSet<Shared> = [(3, true, false, false), (1000, true, false, false)].into();
+    expect_exactly(&mut *p, &mut ev, &want);
+    p.reregister(high.as_fd(), Token(1001), Interest::WRITABLE)
+        .unwrap();
+    let want: BTreeSet<Shared> = [(3, true, false, false), (1001, false, true, false)].into();
+    expect_exactly(&mut *p, &mut ev, &want);
+    p.deregister(high.as_fd()).unwrap();
+    assert_eq!(
+        p.deregister(high.as_fd()).unwrap_err().kind(),
+        io::ErrorKind::NotFound
+    );
+    let want: BTreeSet<Shared> = [(3, true, false, false)].into();
+    expect_exactly(&mut *p, &mut ev, &want);
+    // A number above every registered one: unknown, not a panic.
+    let higher = nix::fcntl::fcntl(&high, nix::fcntl::F_DUPFD_CLOEXEC(1010)).unwrap();
+    // SAFETY: as above.
+    let higher = unsafe { OwnedFd::from_raw_fd(higher) };
+    let e = p
+        .reregister(higher.as_fd(), T, Interest::READABLE)
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    assert_eq!(
+        p.deregister(higher.as_fd()).unwrap_err().kind(),
+        io::ErrorKind::NotFound
+    );
+    drop(higher);
+    p.deregister(low.as_fd()).unwrap();
+    expect_none(&mut *p, &mut ev);
+}
+
 macro_rules! conformance {
     ($($check:ident),* $(,)?) => {
         mod select {
@@ -352,6 +404,7 @@ conformance!(
     small_events_starve_nobody,
     masked_out_events_are_not_reported,
     boxed_poller_is_send,
+    sparse_fd_numbers,
 );
 
 /// Edge mode (epoll only): one event per change, not per wait.

@@ -210,6 +210,7 @@
 //! [signalfd(2)](https://man7.org/linux/man-pages/man2/signalfd.2.html)
 
 mod epoll;
+mod fdmap;
 #[allow(
     clippy::module_inception,
     reason = "the poll(2) backend of the poll module: the syscall's name is the right name for it"

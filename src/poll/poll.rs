@@ -1,11 +1,11 @@
 //! The poll(2) backend.
 
+use super::fdmap::FdMap;
 use super::{
     Backend, Event, Events, Interest, Poller, Token, WakerFd, already_exists, edge_unsupported,
     not_found, source,
 };
 use crate::sys;
-use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -30,7 +30,7 @@ use std::time::Duration;
 pub struct Poll {
     fds: Vec<libc::pollfd>,
     regs: Vec<Reg>,
-    index: HashMap<RawFd, usize>,
+    index: FdMap,
     start: usize,
 }
 
@@ -47,7 +47,7 @@ impl Poll {
         Poll {
             fds: Vec::new(),
             regs: Vec::new(),
-            index: HashMap::new(),
+            index: FdMap::default(),
             start: 0,
         }
     }
@@ -62,7 +62,7 @@ impl Poll {
         if interest.is_edge() {
             return Err(edge_unsupported(Backend::Poll));
         }
-        if self.index.contains_key(&fd) {
+        if self.index.contains(fd) {
             return Err(already_exists());
         }
         self.index.insert(fd, self.regs.len());
@@ -106,7 +106,7 @@ impl Poller for Poll {
         token: Token,
         interest: Interest,
     ) -> io::Result<()> {
-        let &i = self.index.get(&fd.as_raw_fd()).ok_or_else(not_found)?;
+        let i = self.index.get(fd.as_raw_fd()).ok_or_else(not_found)?;
         if interest.is_edge() {
             return Err(edge_unsupported(Backend::Poll));
         }
@@ -123,7 +123,7 @@ impl Poller for Poll {
     }
 
     fn deregister(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        let i = self.index.remove(&fd.as_raw_fd()).ok_or_else(not_found)?;
+        let i = self.index.remove(fd.as_raw_fd()).ok_or_else(not_found)?;
         self.fds.swap_remove(i);
         self.regs.swap_remove(i);
         if let Some(moved) = self.regs.get(i) {

@@ -2,13 +2,13 @@
 //! `FD_SETSIZE`) and [`SelectGrowable`] over sets sized to the highest fd.
 //! Both share one core, generic over how the bit sets are stored.
 
+use super::fdmap::FdMap;
 use super::{
     Backend, Event, Events, Interest, Poller, Token, WakerFd, already_exists, edge_unsupported,
     not_found, source,
 };
 use crate::sys;
 use crate::sys::poll::{FD_SETSIZE, SELECT_WORD_BITS};
-use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -191,7 +191,7 @@ struct Reg {
 struct Core<S> {
     sets: S,
     regs: Vec<Reg>,
-    index: HashMap<RawFd, usize>,
+    index: FdMap,
     /// Highest registered fd plus one: select's first argument.
     nfds: usize,
     /// How many armed registrations each set holds.
@@ -207,7 +207,7 @@ impl<S: SetStore> Core<S> {
         Core {
             sets,
             regs: Vec::new(),
-            index: HashMap::new(),
+            index: FdMap::default(),
             nfds: 0,
             users: [0; 3],
             start: 0,
@@ -273,7 +273,7 @@ impl<S: SetStore> Core<S> {
             return Err(edge_unsupported(S::BACKEND));
         }
         S::check_fd(fd)?;
-        if self.index.contains_key(&fd) {
+        if self.index.contains(fd) {
             return Err(already_exists());
         }
         self.sets.reserve(fd);
@@ -294,7 +294,7 @@ impl<S: SetStore> Core<S> {
     }
 
     fn reregister(&mut self, fd: RawFd, token: Token, interest: Interest) -> io::Result<()> {
-        let &i = self.index.get(&fd).ok_or_else(not_found)?;
+        let i = self.index.get(fd).ok_or_else(not_found)?;
         if interest.is_edge() {
             return Err(edge_unsupported(S::BACKEND));
         }
@@ -305,9 +305,9 @@ impl<S: SetStore> Core<S> {
     }
 
     fn deregister(&mut self, fd: RawFd) -> io::Result<()> {
-        let &i = self.index.get(&fd).ok_or_else(not_found)?;
+        let i = self.index.get(fd).ok_or_else(not_found)?;
         self.disarm(i);
-        self.index.remove(&fd);
+        self.index.remove(fd);
         self.regs.swap_remove(i);
         if let Some(moved) = self.regs.get(i) {
             self.index.insert(moved.fd, i);
