@@ -25,9 +25,11 @@ use std::time::Duration;
 /// re-arm a oneshot registration that the kernel disarmed for an error or
 /// hang-up nobody asked for (see the [module docs](super)). A second
 /// table, indexed by fd number, finds a registration's slot: the kernel
-/// hands out the lowest free number, so fds are small and dense, and the
-/// table costs 4 bytes per number up to the highest one registered (about
-/// 46 bytes per registration in all at 10,000, see BENCHMARKS.md).
+/// hands out the lowest free number, so fds are usually small and dense,
+/// and the table costs 4 bytes per number up to the highest one
+/// registered (about 46 bytes per registration in all at 10,000, see
+/// BENCHMARKS.md); a lone high number (a `dup2` to 1,000,000) costs 4 MB
+/// until it is deregistered.
 ///
 /// Timeouts: `epoll_pwait2` (nanoseconds) when the timeout has a
 /// sub-millisecond part, else `epoll_wait` (milliseconds, rounded up). On
@@ -84,6 +86,9 @@ impl Epoll {
         interest: Interest,
         waker: Option<Arc<sys::Fd>>,
     ) -> io::Result<()> {
+        // Room in the fd table first: after the kernel has the
+        // registration, nothing may fail.
+        self.by_fd.reserve(fd)?;
         let slot = match self.free.pop() {
             Some(s) => s,
             // The fd table holds 32-bit indices: no more slots than that
@@ -116,7 +121,14 @@ impl Epoll {
         // registered fd and the kernel accepted the new file under the same
         // number. The old slot stays: if a duplicate keeps the old file
         // open, the kernel still reports it under the old token.
-        self.by_fd.insert(fd, slot);
+        // Cannot fail: the number has room and the slot is at most
+        // MAX_INDEX. Were it to, the kernel's registration is undone.
+        if let Err(e) = self.by_fd.insert(fd, slot) {
+            let _ = sys::poll::epoll_ctl(self.epfd.as_fd(), libc::EPOLL_CTL_DEL, fd, 0, 0);
+            self.slots[slot] = None;
+            self.free.push(slot);
+            return Err(e);
+        }
         Ok(())
     }
 

@@ -705,6 +705,11 @@ pub trait Poller: Send + fmt::Debug {
     /// - `InvalidInput`: [`Select`] and `fd >= FD_SETSIZE`.
     /// - Epoll: `EPERM` for a file epoll cannot watch (a regular file or
     ///   a directory).
+    /// - `ENOMEM` (`OutOfMemory`): the table that finds registrations by fd
+    ///   number (4 bytes per number up to the highest registered), or the
+    ///   growable select's sets, cannot grow to reach this fd's number.
+    /// - `EBADF`: a negative fd number, which only a `BorrowedFd` made
+    ///   with `borrow_raw` against its contract can carry.
     fn register(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()>;
 
     /// `epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &event)` on [`Epoll`]; no

@@ -65,7 +65,7 @@ impl Poll {
         if self.index.contains(fd) {
             return Err(already_exists());
         }
-        self.index.insert(fd, self.regs.len());
+        self.index.insert(fd, self.regs.len())?;
         self.fds.push(libc::pollfd {
             fd,
             events: interest.poll_events(),
@@ -127,7 +127,7 @@ impl Poller for Poll {
         self.fds.swap_remove(i);
         self.regs.swap_remove(i);
         if let Some(moved) = self.regs.get(i) {
-            self.index.insert(moved.fd, i);
+            self.index.repoint(moved.fd, i);
         }
         if self.start >= self.regs.len() {
             self.start = 0;

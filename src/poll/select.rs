@@ -31,8 +31,9 @@ trait SetStore: Send {
     const BACKEND: Backend;
     /// Refuses an fd the sets cannot hold, before anything changes.
     fn check_fd(fd: RawFd) -> io::Result<()>;
-    /// Makes room for `fd` (registration time: the only allocation).
-    fn reserve(&mut self, fd: RawFd);
+    /// Makes room for `fd` (registration time: the only allocation);
+    /// `ENOMEM` when the sets cannot grow that far.
+    fn reserve(&mut self, fd: RawFd) -> io::Result<()>;
     fn insert(&mut self, set: usize, fd: RawFd);
     fn remove(&mut self, set: usize, fd: RawFd);
     /// Copies the master sets in use over the working sets, for `nfds`
@@ -66,7 +67,9 @@ impl SetStore for FixedSets {
         Ok(())
     }
 
-    fn reserve(&mut self, _fd: RawFd) {}
+    fn reserve(&mut self, _fd: RawFd) -> io::Result<()> {
+        Ok(())
+    }
 
     fn insert(&mut self, set: usize, fd: RawFd) {
         sys::poll::fd_set_insert(&mut self.master[set], fd);
@@ -124,13 +127,16 @@ impl SetStore for GrowSets {
         Ok(())
     }
 
-    fn reserve(&mut self, fd: RawFd) {
+    fn reserve(&mut self, fd: RawFd) -> io::Result<()> {
         let words = word_bit(fd).0 + 1;
         for v in self.master.iter_mut().chain(self.work.iter_mut()) {
             if v.len() < words {
+                v.try_reserve(words - v.len())
+                    .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
                 v.resize(words, 0);
             }
         }
+        Ok(())
     }
 
     fn insert(&mut self, set: usize, fd: RawFd) {
@@ -276,10 +282,13 @@ impl<S: SetStore> Core<S> {
         if self.index.contains(fd) {
             return Err(already_exists());
         }
-        self.sets.reserve(fd);
-        self.bad.reserve(self.regs.len() + 1);
+        // Room first (the fd table refuses a negative number with EBADF
+        // before the sets see it), then nothing below can fail.
         let i = self.regs.len();
-        self.index.insert(fd, i);
+        self.index.reserve(fd)?;
+        self.sets.reserve(fd)?;
+        self.bad.reserve(self.regs.len() + 1);
+        self.index.insert(fd, i)?;
         self.regs.push(Reg {
             fd,
             token,
@@ -310,7 +319,7 @@ impl<S: SetStore> Core<S> {
         self.index.remove(fd);
         self.regs.swap_remove(i);
         if let Some(moved) = self.regs.get(i) {
-            self.index.insert(moved.fd, i);
+            self.index.repoint(moved.fd, i);
         }
         if fd as usize + 1 == self.nfds {
             self.nfds = self
