@@ -28,8 +28,8 @@ use std::time::Duration;
 /// hands out the lowest free number, so fds are usually small and dense,
 /// and the table costs 4 bytes per number up to the highest one
 /// registered (about 46 bytes per registration in all at 10,000, see
-/// BENCHMARKS.md); a lone high number (a `dup2` to 1,000,000) costs 4 MB
-/// until it is deregistered.
+/// BENCHMARKS.md); a lone high number (a `dup2` to 1,000,000) costs 4 MB,
+/// kept until the poller is dropped.
 ///
 /// Timeouts: `epoll_pwait2` (nanoseconds) when the timeout has a
 /// sub-millisecond part, else `epoll_wait` (milliseconds, rounded up). On
