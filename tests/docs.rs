@@ -20,7 +20,10 @@
 //! The scan leans on rustfmt's layout (CI checks it): an item in a block is
 //! indented four spaces more than the line that opens the block.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+mod source_scan;
+use source_scan::{fn_item, indent, rust_files, skip_balanced};
 
 /// A function the scan found that must document its errors.
 #[derive(Debug)]
@@ -72,17 +75,6 @@ fn every_public_fallible_function_has_an_errors_section() {
     );
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read src dir") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
 /// Every function in `text` that must document its errors, with whether it
 /// does.
 fn scan(text: &str) -> Vec<Checked> {
@@ -105,41 +97,6 @@ fn scan(text: &str) -> Vec<Checked> {
         });
     }
     found
-}
-
-/// If `line` starts a function item: whether it is plain `pub` (not
-/// `pub(crate)` and friends) and its name.
-fn fn_item(line: &str) -> Option<(bool, String)> {
-    let mut rest = line.trim_start();
-    let mut public = false;
-    if let Some(r) = rest.strip_prefix("pub ") {
-        public = true;
-        rest = r;
-    } else if rest.starts_with("pub(") {
-        let close = rest.find(')')?;
-        rest = &rest[close + 1..];
-    }
-    let mut words = rest.split_whitespace();
-    loop {
-        match words.next()? {
-            "const" | "async" | "unsafe" | "extern" | "default" => {}
-            w if w.starts_with('"') => {} // the ABI string of `extern "C"`
-            "fn" => break,
-            _ => return None,
-        }
-    }
-    let word = words.next()?;
-    let name: String = word
-        .strip_prefix("r#")
-        .unwrap_or(word)
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect();
-    (!name.is_empty()).then_some((public, name))
-}
-
-fn indent(line: &str) -> usize {
-    line.len() - line.trim_start().len()
 }
 
 /// Whether line `i` is an item directly inside a `pub trait` block: the
@@ -208,29 +165,6 @@ fn returns_result(sig: &str) -> bool {
     ]
     .iter()
     .any(|p| ret.starts_with(p))
-}
-
-/// The index just past the bracket that closes the one at `b[start]`. An
-/// arrow `->` is not a closing `>`, so `Fn(u8) -> u8` in generics is fine.
-fn skip_balanced(b: &[u8], start: usize, open: u8, close: u8) -> usize {
-    let mut depth = 0usize;
-    let mut j = start;
-    while j < b.len() {
-        if b[j] == b'-' && b.get(j + 1) == Some(&b'>') {
-            j += 2;
-            continue;
-        }
-        if b[j] == open {
-            depth += 1;
-        } else if b[j] == close {
-            depth = depth.saturating_sub(1);
-            if depth == 0 {
-                return j + 1;
-            }
-        }
-        j += 1;
-    }
-    j
 }
 
 /// The `///` doc lines above line `i`, top to bottom, skipping attributes

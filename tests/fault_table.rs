@@ -55,6 +55,7 @@
 //! else opens or closes fds while /proc/self/fd is compared.
 #![cfg(feature = "fault-injection")]
 
+mod source_scan;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,6 +78,7 @@ use baresock::poll::{
 };
 use baresock::{Domain, MsgFlags, OwnedSocket, Protocol, SockAddr, Syscall, Type, activation};
 use nix::sys::socket::{self as nixsock, ControlMessage, ControlMessageOwned, sockopt};
+use source_scan::{fn_item, indent, rust_files, skip_balanced};
 use support::*;
 
 /// Cycles of each (row, op, fault) case: the issue's 1,000.
@@ -711,55 +713,11 @@ fn run_baseline(row: &Row) {
     assert_fds(&before, "the unfaulted call");
 }
 
-/// Every syscall the crate names, for readable counts.
-const SYSCALLS: &[Syscall] = &[
-    Syscall::Socket,
-    Syscall::Socketpair,
-    Syscall::Bind,
-    Syscall::Listen,
-    Syscall::Accept4,
-    Syscall::Connect,
-    Syscall::Getsockname,
-    Syscall::Getpeername,
-    Syscall::Shutdown,
-    Syscall::Sendto,
-    Syscall::Recvfrom,
-    Syscall::Sendmsg,
-    Syscall::Recvmsg,
-    Syscall::Sendmmsg,
-    Syscall::Recvmmsg,
-    Syscall::Getsockopt,
-    Syscall::Setsockopt,
-    Syscall::Fcntl,
-    Syscall::Close,
-    Syscall::Read,
-    Syscall::Write,
-    Syscall::Pselect6,
-    Syscall::Poll,
-    Syscall::EpollCreate1,
-    Syscall::EpollCtl,
-    Syscall::EpollWait,
-    Syscall::EpollPwait2,
-    Syscall::Eventfd2,
-    Syscall::TimerfdCreate,
-    Syscall::TimerfdSettime,
-    Syscall::TimerfdGettime,
-    Syscall::Signalfd4,
-    Syscall::RtSigprocmask,
-    Syscall::Getpid,
-    Syscall::Geteuid,
-    Syscall::Getegid,
-    Syscall::Kill,
-];
-
 fn named_counts(c: &[u64; Syscall::COUNT]) -> BTreeMap<String, u64> {
     (0..Syscall::COUNT)
         .filter(|&i| c[i] != 0)
         .map(|i| {
-            let name = SYSCALLS
-                .iter()
-                .find(|s| **s as usize == i)
-                .map_or(format!("#{i}"), |s| s.name().to_string());
+            let name = Syscall::ALL[i].name().to_string();
             (name, c[i])
         })
         .collect()
@@ -3278,17 +3236,6 @@ fn module_of(rel: &Path) -> String {
     parts.join("::")
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read src dir") {
-        let path = entry.expect("dir entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
 /// Every key the table must cover, from every file under src/ but the
 /// syscall layer (src/sys: its wrappers are `pub(crate)`, reached through
 /// the public ones; its public items are the fault, stats and trace
@@ -3328,41 +3275,6 @@ fn scan_src() -> BTreeMap<String, String> {
     keys
 }
 
-/// If `line` starts a function item: whether it is plain `pub` (not
-/// `pub(crate)` and friends) and its name. (As tests/docs.rs.)
-fn fn_item(line: &str) -> Option<(bool, String)> {
-    let mut rest = line.trim_start();
-    let mut public = false;
-    if let Some(r) = rest.strip_prefix("pub ") {
-        public = true;
-        rest = r;
-    } else if rest.starts_with("pub(") {
-        let close = rest.find(')')?;
-        rest = &rest[close + 1..];
-    }
-    let mut words = rest.split_whitespace();
-    loop {
-        match words.next()? {
-            "const" | "async" | "unsafe" | "extern" | "default" => {}
-            w if w.starts_with('"') => {}
-            "fn" => break,
-            _ => return None,
-        }
-    }
-    let word = words.next()?;
-    let name: String = word
-        .strip_prefix("r#")
-        .unwrap_or(word)
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect();
-    (!name.is_empty()).then_some((public, name))
-}
-
-fn indent(line: &str) -> usize {
-    line.len() - line.trim_start().len()
-}
-
 /// The lines that open the blocks around line `i`, innermost first: for
 /// each level, the nearest line above that is four spaces less indented
 /// (rustfmt's layout) and opens something (not a comment, an attribute,
@@ -3389,28 +3301,6 @@ fn enclosing(lines: &[&str], i: usize) -> Vec<usize> {
         k = h;
     }
     chain
-}
-
-/// The index just past the bracket that closes the one at `b[start]`.
-fn skip_balanced(b: &[u8], start: usize, open: u8, close: u8) -> usize {
-    let mut depth = 0usize;
-    let mut j = start;
-    while j < b.len() {
-        if b[j] == b'-' && b.get(j + 1) == Some(&b'>') {
-            j += 2;
-            continue;
-        }
-        if b[j] == open {
-            depth += 1;
-        } else if b[j] == close {
-            depth = depth.saturating_sub(1);
-            if depth == 0 {
-                return j + 1;
-            }
-        }
-        j += 1;
-    }
-    j
 }
 
 /// The last path segment of a type or trait, without generics: `&'a
