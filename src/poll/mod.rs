@@ -160,7 +160,9 @@
 //!   with `EBADF`. The backend finds the closed numbers with one
 //!   `fcntl(F_GETFD)` each, reports the same error event for them, and
 //!   polls the others once more with a zero timeout: the wait does not
-//!   fail as a whole.
+//!   fail as a whole. The error events take their turn in the rotating
+//!   scan with the live fds, so however many fds were closed, every ready
+//!   fd is still reported within ceil(ready / capacity) waits.
 //! - [`Epoll`]: the kernel forgets the registration when the last fd of
 //!   the open file closes. If a duplicate (`dup`, `fork`, `SCM_RIGHTS`) is
 //!   still open, it keeps delivering events under the old token, and the
