@@ -162,10 +162,17 @@ impl Epoll {
     }
 }
 
-/// Re-arms a oneshot registration that the kernel disarmed for an error
-/// or hang-up the interest did not ask for: nothing was reported, so it
-/// stays armed, as select and poll (which never disarmed) would have it.
-/// Rare, so out of line: the wait loop keeps its registers.
+/// Re-arms a level-mode oneshot registration that the kernel disarmed for
+/// an error or hang-up the interest did not ask for: nothing was reported,
+/// so it stays armed, as select and poll (which never disarmed) would have
+/// it. Rare, so out of line: the wait loop keeps its registers.
+///
+/// Never for an edge-triggered registration: `EPOLL_CTL_MOD` polls the fd
+/// and queues it at once if anything is ready, and the kernel always polls
+/// error and hang-up, so the same hang-up would come back on the next wait,
+/// be masked out again and re-armed again: every wait would return at once
+/// with nothing (a busy loop). An edge is reported once, so the condition
+/// that was masked out is not reported again anyway.
 #[cold]
 #[inline(never)]
 fn rearm(epfd: BorrowedFd<'_>, slot: &Slot, data: u64) {
@@ -252,7 +259,11 @@ impl Poller for Epoll {
             };
             match Event::from_epoll(slot.token, slot.interest, bits) {
                 Some(event) => list.push(event),
-                None if slot.interest.is_oneshot() => rearm(epfd, slot, data),
+                // Level: re-armed, as poll's entry stays armed. Edge: left
+                // as the kernel left it (see `rearm`).
+                None if slot.interest.is_oneshot() && !slot.interest.is_edge() => {
+                    rearm(epfd, slot, data)
+                }
                 None => {}
             }
         }

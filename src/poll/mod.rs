@@ -43,7 +43,13 @@
 //! hangs up therefore makes a poll or epoll wait return early with no
 //! event for it; on epoll in oneshot mode the kernel has also disarmed the
 //! registration, and the backend re-arms it with one `epoll_ctl` in that
-//! wait, so oneshot keeps its meaning.)
+//! wait, so oneshot keeps its meaning. In edge mode plus oneshot, epoll
+//! only, it does not: re-arming makes the kernel queue the same hang-up
+//! again at once, so every wait would return at once with nothing. The
+//! registration stays disarmed, as the kernel left it, until
+//! [`Poller::reregister`]; a socket that has hung up receives nothing
+//! more, but an error that clears later, say on reading `SO_ERROR`, leaves
+//! it unwatched until then.)
 //!
 //! # Extras: error, hang-up, read-hang-up
 //!
