@@ -87,37 +87,56 @@ fn epoll(keep_dup: bool) {
     let sent = peer.send(b"after close");
     assert_eq!(sent.is_ok(), keep_dup, "{sent:?}");
     if keep_dup {
-        // The open file lives on in the duplicate: still reported, under
-        // the old token.
+        // epoll(7) Q6: the open file lives on in the duplicate, and so
+        // does the registration: still reported, under the old token.
         let e = expect_event(&mut *p, &mut ev, OLD);
         assert!(e.is_readable() && !e.is_error());
     } else {
         // Forgotten with the last fd of the open file.
         expect_none(&mut *p, &mut ev);
     }
+    assert!(format!("{p:?}").contains("registered: 1"), "{p:?}");
 
-    // The number is reused: epoll accepts the new socket as new.
+    // The number is reused: epoll accepts the new socket as new, and
+    // frees the closed fd's slot. The duplicate (still readable) keeps the
+    // old registration alive in the kernel, but its events are no longer
+    // reported, under any token.
     let (reused, reused_peer) = unix_pair();
     assert_eq!(reused.as_raw_fd(), number);
     p.register(reused.as_fd(), NEW, Interest::READABLE).unwrap();
+    assert!(format!("{p:?}").contains("registered: 1"), "{p:?}");
+    expect_none(&mut *p, &mut ev);
     reused_peer.send(b"x").unwrap();
-    let want: BTreeSet<_> = if keep_dup {
-        BTreeSet::from([(1, true, false, false), (2, true, false, false)])
-    } else {
-        BTreeSet::from([(2, true, false, false)])
-    };
     p.wait(&mut ev, Some(Duration::ZERO)).unwrap();
-    assert_eq!(shared_set(&ev), want);
+    assert_eq!(shared_set(&ev), BTreeSet::from([(2, true, false, false)]));
+    drain(&reused);
+    // A third registration takes the freed slot: the duplicate's events
+    // (for the slot's old generation) are not reported under its token.
+    let (third, third_peer) = unix_pair();
+    p.register(third.as_fd(), OTHER, Interest::READABLE)
+        .unwrap();
+    expect_none(&mut *p, &mut ev);
+    third_peer.send(b"y").unwrap();
+    p.wait(&mut ev, Some(Duration::ZERO)).unwrap();
+    assert_eq!(shared_set(&ev), BTreeSet::from([(3, true, false, false)]));
+    p.deregister(third.as_fd()).unwrap();
     p.deregister(reused.as_fd()).unwrap();
-    if let Some(dup) = dup {
-        // Still delivered through the duplicate, and no longer removable
-        // through the number: only closing the duplicate ends it.
-        p.wait(&mut ev, Some(Duration::ZERO)).unwrap();
-        assert_eq!(shared_set(&ev), BTreeSet::from([(1, true, false, false)]));
-        let e = p.deregister(reused.as_fd()).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::NotFound);
-        drop(dup);
-    }
+    drop(dup);
+    expect_none(&mut *p, &mut ev);
+
+    // A reused number that is not registered again: reregister and
+    // deregister answer NotFound (the kernel's ENOENT), and free the slot.
+    let (ours, _peer) = unix_pair();
+    p.register(ours.as_fd(), OLD, Interest::READABLE).unwrap();
+    drop(ours);
+    let (reused, _reused_peer) = unix_pair();
+    let e = p
+        .reregister(reused.as_fd(), NEW, Interest::WRITABLE)
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    assert!(format!("{p:?}").contains("registered: 0"), "{p:?}");
+    let e = p.deregister(reused.as_fd()).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound);
     expect_none(&mut *p, &mut ev);
 }
 

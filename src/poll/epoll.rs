@@ -21,7 +21,7 @@ use std::time::Duration;
 /// has it.
 ///
 /// Each registration's `epoll_event.data` is an index into a table of
-/// (fd, token, interest), so a wait can mask events by interest and
+/// (fd, token, interest), tagged with the slot's generation, so a wait can mask events by interest and
 /// re-arm a oneshot registration that the kernel disarmed for an error or
 /// hang-up nobody asked for (see the [module docs](super)). A second
 /// table, indexed by fd number, finds a registration's slot: the kernel
@@ -39,18 +39,41 @@ use std::time::Duration;
 ///
 /// A closed-while-registered fd is forgotten by the kernel unless a
 /// duplicate keeps the open file alive; then it goes on being reported
-/// under its old token (see the module docs).
+/// under its old token until the number is registered again here. That
+/// frees the old slot (so forgetting to deregister costs no memory beyond
+/// the fd numbers in use), and from then on the duplicate's events are
+/// dropped: each slot's `epoll_event.data` carries a generation beside the
+/// index, so they are never reported under the new registration's token,
+/// or any later one (see the module docs).
 #[doc(alias = "epoll")]
 #[doc(alias = "epoll_ctl")]
 #[doc(alias = "epoll_wait")]
 #[doc(alias = "epoll_pwait2")]
 pub struct Epoll {
     epfd: sys::Fd,
-    slots: Vec<Option<Slot>>,
+    slots: Vec<Entry>,
     free: Vec<usize>,
     by_fd: FdMap,
     /// Whether epoll_pwait2 may be tried (false after ENOSYS or EPERM).
     pwait2: bool,
+}
+
+/// One place in the table of registrations: the registration, if any,
+/// and the generation of the place, which goes up each time it is freed.
+/// The kernel gets both in `epoll_event.data` (see [`tag`]), so an event
+/// that the kernel still delivers for a registration we freed (a duplicate
+/// of a closed fd keeps it alive) is told apart from the place's next
+/// registration.
+struct Entry {
+    generation: u32,
+    slot: Option<Slot>,
+}
+
+/// `epoll_event.data` for the registration at `index` in generation
+/// `generation`: the generation in the high 32 bits, the index (at most
+/// [`FdMap::MAX_INDEX`]) in the low 32.
+fn tag(index: usize, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | index as u64
 }
 
 struct Slot {
@@ -89,6 +112,17 @@ impl Epoll {
         // Room in the fd table first: after the kernel has the
         // registration, nothing may fail.
         self.by_fd.reserve(fd)?;
+        // A registration already held for this number: either the fd is
+        // registered (the kernel answers EEXIST), or the caller closed a
+        // registered fd and the number now names another file, whose ADD
+        // the kernel accepts. Then the old slot is freed below, which needs
+        // room on the free list.
+        let old = self.by_fd.get(fd);
+        if old.is_some() {
+            self.free
+                .try_reserve(1)
+                .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        }
         let slot = match self.free.pop() {
             Some(s) => s,
             // The fd table holds 32-bit indices: no more slots than that
@@ -97,39 +131,54 @@ impl Epoll {
                 return Err(io::Error::from_raw_os_error(libc::ENOMEM));
             }
             None => {
-                self.slots.push(None);
+                self.slots.push(Entry {
+                    generation: 0,
+                    slot: None,
+                });
                 self.slots.len() - 1
             }
         };
+        let data = tag(slot, self.slots[slot].generation);
         if let Err(e) = sys::poll::epoll_ctl(
             self.epfd.as_fd(),
             libc::EPOLL_CTL_ADD,
             fd,
             interest.epoll_events(),
-            slot as u64,
+            data,
         ) {
             self.free.push(slot);
             return Err(e);
         }
-        self.slots[slot] = Some(Slot {
+        self.slots[slot].slot = Some(Slot {
             fd,
             token,
             interest,
             _waker: waker,
         });
-        // A previous entry for this number means the caller closed a
-        // registered fd and the kernel accepted the new file under the same
-        // number. The old slot stays: if a duplicate keeps the old file
-        // open, the kernel still reports it under the old token.
         // Cannot fail: the number has room and the slot is at most
         // MAX_INDEX. Were it to, the kernel's registration is undone.
         if let Err(e) = self.by_fd.insert(fd, slot) {
             let _ = sys::poll::epoll_ctl(self.epfd.as_fd(), libc::EPOLL_CTL_DEL, fd, 0, 0);
-            self.slots[slot] = None;
-            self.free.push(slot);
+            self.release(slot);
             return Err(e);
         }
+        if let Some(old) = old {
+            // The closed fd's slot. If a duplicate keeps its registration
+            // alive in the kernel, the events it delivers carry the old
+            // generation and are dropped, never reported under this
+            // registration's token.
+            self.release(old);
+        }
         Ok(())
+    }
+
+    /// Frees slot `index`: empty, a new generation (so events still tagged
+    /// with the old one are dropped), and on the free list.
+    fn release(&mut self, index: usize) {
+        let entry = &mut self.slots[index];
+        entry.slot = None;
+        entry.generation = entry.generation.wrapping_add(1);
+        self.free.push(index);
     }
 
     /// A wait with a sub-millisecond timeout: `epoll_pwait2`, or
@@ -152,11 +201,16 @@ impl Epoll {
         }
     }
 
-    /// The kernel has no registration for this number (it forgot a closed
-    /// fd): drop our mapping, keep the slot for any duplicate's events.
+    /// The kernel has no registration for the file this number now names:
+    /// the registered fd was closed and the number reused. Drop the mapping
+    /// and free the slot, as a new registration of the number would (a
+    /// duplicate's events for the old registration are dropped from now
+    /// on).
     fn forget(&mut self, fd: RawFd, e: io::Error) -> io::Error {
         if e.raw_os_error() == Some(libc::ENOENT) {
-            self.by_fd.remove(fd);
+            if let Some(slot) = self.by_fd.remove(fd) {
+                self.release(slot);
+            }
         }
         e
     }
@@ -213,11 +267,11 @@ impl Poller for Epoll {
             libc::EPOLL_CTL_MOD,
             fd,
             interest.epoll_events(),
-            slot as u64,
+            tag(slot, self.slots[slot].generation),
         ) {
             return Err(self.forget(fd, e));
         }
-        if let Some(s) = self.slots[slot].as_mut() {
+        if let Some(s) = self.slots[slot].slot.as_mut() {
             s.token = token;
             s.interest = interest;
         }
@@ -231,8 +285,7 @@ impl Poller for Epoll {
             return Err(self.forget(fd, e));
         }
         self.by_fd.remove(fd);
-        self.slots[slot] = None;
-        self.free.push(slot);
+        self.release(slot);
         Ok(())
     }
 
@@ -254,9 +307,19 @@ impl Poller for Epoll {
             // A copy: epoll_event is packed on x86_64, so no references
             // into it.
             let (bits, data) = (entry.events, entry.u64);
-            let Some(Some(slot)) = self.slots.get(data as usize) else {
+            let Some(Entry {
+                generation,
+                slot: Some(slot),
+            }) = self.slots.get(data as u32 as usize)
+            else {
                 continue;
             };
+            // An older generation: a registration freed since (its fd
+            // closed and the number registered again) that a duplicate of
+            // the closed fd keeps alive in the kernel. Not reported.
+            if u64::from(*generation) != data >> 32 {
+                continue;
+            }
             match Event::from_epoll(slot.token, slot.interest, bits) {
                 Some(event) => list.push(event),
                 // Level: re-armed, as poll's entry stays armed. Edge: left

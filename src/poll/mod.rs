@@ -170,13 +170,28 @@
 //!   scan with the live fds, so however many fds were closed, every ready
 //!   fd is still reported within ceil(ready / capacity) waits.
 //! - [`Epoll`]: the kernel forgets the registration when the last fd of
-//!   the open file closes. If a duplicate (`dup`, `fork`, `SCM_RIGHTS`) is
-//!   still open, it keeps delivering events under the old token, and the
-//!   registration can no longer be removed through the closed number.
+//!   the open file closes ([epoll(7)], question 6). If a duplicate
+//!   (`dup`, `fork`, `SCM_RIGHTS`) is still open, the kernel keeps the
+//!   registration and its events come under the old token, and it can no
+//!   longer be removed through the closed number (closing the duplicate
+//!   ends it).
 //!
 //! Once the number is reused by a new socket, poll and select watch the new
-//! socket under the old token (and registering it again is `EEXIST`);
-//! epoll accepts the new registration.
+//! socket under the old token (and registering it again is `EEXIST`, on
+//! both, every time: they hold numbers, not files); epoll accepts the new
+//! registration, the new file being one it has never seen. The
+//! differential test compares the backends on exactly this. Registering
+//! the number again is also when epoll frees what it kept for the closed
+//! fd (so a program that never deregisters holds memory for the fd numbers
+//! in use, not for every connection it ever had), as does a `reregister`
+//! or `deregister` of it that the kernel answers `ENOENT`; until then the
+//! poller's `Debug` counts it. From then on a duplicate's events for the
+//! old registration are dropped, never reported under the new token or
+//! any other, but the kernel still counts them: in level mode, while the
+//! duplicate is ready, a wait returns at once with nothing for it, until
+//! the duplicate is read from or closed.
+//!
+//! [epoll(7)]: https://man7.org/linux/man-pages/man7/epoll.7.html
 //!
 //! # Examples
 //!
