@@ -723,7 +723,10 @@ pub trait Poller: Send + fmt::Debug {
     ///
     /// # Errors
     ///
-    /// - `EEXIST` (`AlreadyExists`): `fd` is already registered here.
+    /// - `EEXIST` (`AlreadyExists`): `fd` is already registered here. On
+    ///   poll and select also a number still registered for an fd that was
+    ///   closed without deregistering and whose number the kernel handed
+    ///   to `fd`; epoll accepts `fd` then (see the module docs).
     /// - `Unsupported`: [`Interest::edge`] on a backend without edge mode.
     /// - `InvalidInput`: [`Select`] and `fd >= FD_SETSIZE`.
     /// - Epoll: `EPERM` for a file epoll cannot watch (a regular file or
