@@ -166,15 +166,21 @@ fn forgotten_registrations_do_not_grow_the_heap() {
             drop((ours, peer));
         };
         cycle(&mut p, 0);
+        // The others only refuse the number: fewer rounds show it.
+        let cycles = if b == Backend::Epoll {
+            CYCLES
+        } else {
+            CYCLES / 10
+        };
         let grown = heap_growth(|| {
-            for i in 1..=CYCLES {
+            for i in 1..=cycles {
                 cycle(&mut p, i);
             }
         });
-        println!("{b}: heap grew {grown} bytes over {CYCLES} forgotten registrations");
+        println!("{b}: heap grew {grown} bytes over {cycles} forgotten registrations");
         assert!(
             grown < 4096,
-            "{b}: heap grew {grown} bytes over {CYCLES} forgotten registrations"
+            "{b}: heap grew {grown} bytes over {cycles} forgotten registrations"
         );
         // The last closed number is still held (no syscall can tell it
         // was closed) until registered again.

@@ -63,7 +63,8 @@ pub struct Epoll {
 /// The kernel gets both in `epoll_event.data` (see [`tag`]), so an event
 /// that the kernel still delivers for a registration we freed (a duplicate
 /// of a closed fd keeps it alive) is told apart from the place's next
-/// registration.
+/// registration. (It wraps after 2^32 reuses of one place: only a
+/// duplicate kept ready and open all that time could then be mistaken.)
 struct Entry {
     generation: u32,
     slot: Option<Slot>,

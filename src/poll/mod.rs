@@ -177,19 +177,23 @@
 //!   ends it).
 //!
 //! Once the number is reused by a new socket, poll and select watch the new
-//! socket under the old token (and registering it again is `EEXIST`, on
-//! both, every time: they hold numbers, not files); epoll accepts the new
-//! registration, the new file being one it has never seen. The
-//! differential test compares the backends on exactly this. Registering
-//! the number again is also when epoll frees what it kept for the closed
-//! fd (so a program that never deregisters holds memory for the fd numbers
-//! in use, not for every connection it ever had), as does a `reregister`
-//! or `deregister` of it that the kernel answers `ENOENT`; until then the
-//! poller's `Debug` counts it. From then on a duplicate's events for the
-//! old registration are dropped, never reported under the new token or
-//! any other, but the kernel still counts them: in level mode, while the
-//! duplicate is ready, a wait returns at once with nothing for it, until
-//! the duplicate is read from or closed.
+//! socket under the old token: they hold numbers, not files, so registering
+//! the number again is `EEXIST` (a `reregister` of it works, and
+//! `deregister` removes it). epoll accepts the new registration, the new
+//! file being one it has never seen, and answers `ENOENT` to `reregister`
+//! and `deregister` of a reused number it was not given again. The
+//! differential test (`tests/poll_differential.rs`) compares the backends
+//! on exactly these answers.
+//!
+//! Registering the number again is also when epoll frees what it kept for
+//! the closed fd, as does a `reregister` or `deregister` of it that the
+//! kernel answers `ENOENT`; until then the poller's `Debug` counts it. A
+//! program that never deregisters thus holds memory for the fd numbers in
+//! use, not for every connection it ever had. From then on a duplicate's
+//! events for the old registration are dropped, never reported under the
+//! new token or any other; but the kernel still wakes the wait for them:
+//! in level mode, while the duplicate is ready, each wait returns at once
+//! with nothing for it, until the duplicate is drained or closed.
 //!
 //! [epoll(7)]: https://man7.org/linux/man-pages/man7/epoll.7.html
 //!
