@@ -21,8 +21,8 @@ use std::time::Duration;
 /// has it.
 ///
 /// Each registration's `epoll_event.data` is an index into a table of
-/// (fd, token, interest), tagged with the slot's generation, so a wait can mask events by interest and
-/// re-arm a oneshot registration that the kernel disarmed for an error or
+/// (fd, token, interest), tagged with the slot's generation, so a wait
+/// can mask events by interest and re-arm a oneshot registration that the kernel disarmed for an error or
 /// hang-up nobody asked for (see the [module docs](super)). A second
 /// table, indexed by fd number, finds a registration's slot: the kernel
 /// hands out the lowest free number, so fds are usually small and dense,
@@ -54,6 +54,9 @@ pub struct Epoll {
     slots: Vec<Entry>,
     free: Vec<usize>,
     by_fd: FdMap,
+    /// The eventfds of registered Wakers, by slot, owned with the Wakers
+    /// while registered. Apart from the slots, which stay 24 bytes.
+    wakers: Vec<(usize, Arc<sys::Fd>)>,
     /// Whether epoll_pwait2 may be tried (false after ENOSYS or EPERM).
     pwait2: bool,
 }
@@ -67,22 +70,20 @@ pub struct Epoll {
 /// duplicate kept ready and open all that time could then be mistaken.)
 struct Entry {
     generation: u32,
-    slot: Option<Slot>,
+    fd: RawFd,
+    token: Token,
+    /// `None` while the place is free.
+    interest: Option<Interest>,
 }
+
+// The table costs what it did before generations: 24 bytes a place.
+static_assertions::const_assert!(size_of::<Entry>() <= 24);
 
 /// `epoll_event.data` for the registration at `index` in generation
 /// `generation`: the generation in the high 32 bits, the index (at most
 /// [`FdMap::MAX_INDEX`]) in the low 32.
 fn tag(index: usize, generation: u32) -> u64 {
     (u64::from(generation) << 32) | index as u64
-}
-
-struct Slot {
-    fd: RawFd,
-    token: Token,
-    interest: Interest,
-    /// A Waker's eventfd, owned with the Waker while registered.
-    _waker: Option<Arc<sys::Fd>>,
 }
 
 impl Epoll {
@@ -99,6 +100,7 @@ impl Epoll {
             slots: Vec::new(),
             free: Vec::new(),
             by_fd: FdMap::default(),
+            wakers: Vec::new(),
             pwait2: true,
         })
     }
@@ -120,21 +122,22 @@ impl Epoll {
         // room on the free list.
         let old = self.by_fd.get(fd);
         if old.is_some() {
-            self.free
-                .try_reserve(1)
-                .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+            self.free.try_reserve(1).map_err(|_| enomem())?;
+        }
+        if waker.is_some() {
+            self.wakers.try_reserve(1).map_err(|_| enomem())?;
         }
         let slot = match self.free.pop() {
             Some(s) => s,
             // The fd table holds 32-bit indices: no more slots than that
             // (about 100 GB of them).
-            None if self.slots.len() > FdMap::MAX_INDEX => {
-                return Err(io::Error::from_raw_os_error(libc::ENOMEM));
-            }
+            None if self.slots.len() > FdMap::MAX_INDEX => return Err(enomem()),
             None => {
                 self.slots.push(Entry {
                     generation: 0,
-                    slot: None,
+                    fd,
+                    token,
+                    interest: None,
                 });
                 self.slots.len() - 1
             }
@@ -150,12 +153,12 @@ impl Epoll {
             self.free.push(slot);
             return Err(e);
         }
-        self.slots[slot].slot = Some(Slot {
-            fd,
-            token,
-            interest,
-            _waker: waker,
-        });
+        let entry = &mut self.slots[slot];
+        (entry.fd, entry.token, entry.interest) = (fd, token, Some(interest));
+        if let Some(w) = waker {
+            // Room was reserved above.
+            self.wakers.push((slot, w));
+        }
         // Cannot fail: the number has room and the slot is at most
         // MAX_INDEX. Were it to, the kernel's registration is undone.
         if let Err(e) = self.by_fd.insert(fd, slot) {
@@ -177,9 +180,12 @@ impl Epoll {
     /// with the old one are dropped), and on the free list.
     fn release(&mut self, index: usize) {
         let entry = &mut self.slots[index];
-        entry.slot = None;
+        entry.interest = None;
         entry.generation = entry.generation.wrapping_add(1);
         self.free.push(index);
+        if !self.wakers.is_empty() {
+            self.wakers.retain(|(slot, _)| *slot != index);
+        }
     }
 
     /// A wait with a sub-millisecond timeout: `epoll_pwait2`, or
@@ -230,14 +236,13 @@ impl Epoll {
 /// that was masked out is not reported again anyway.
 #[cold]
 #[inline(never)]
-fn rearm(epfd: BorrowedFd<'_>, slot: &Slot, data: u64) {
-    let _ = sys::poll::epoll_ctl(
-        epfd,
-        libc::EPOLL_CTL_MOD,
-        slot.fd,
-        slot.interest.epoll_events(),
-        data,
-    );
+fn rearm(epfd: BorrowedFd<'_>, fd: RawFd, interest: Interest, data: u64) {
+    let _ = sys::poll::epoll_ctl(epfd, libc::EPOLL_CTL_MOD, fd, interest.epoll_events(), data);
+}
+
+#[cold]
+fn enomem() -> io::Error {
+    io::Error::from_raw_os_error(libc::ENOMEM)
 }
 
 impl fmt::Debug for Epoll {
@@ -272,10 +277,8 @@ impl Poller for Epoll {
         ) {
             return Err(self.forget(fd, e));
         }
-        if let Some(s) = self.slots[slot].slot.as_mut() {
-            s.token = token;
-            s.interest = interest;
-        }
+        let entry = &mut self.slots[slot];
+        (entry.token, entry.interest) = (token, Some(interest));
         Ok(())
     }
 
@@ -308,9 +311,11 @@ impl Poller for Epoll {
             // A copy: epoll_event is packed on x86_64, so no references
             // into it.
             let (bits, data) = (entry.events, entry.u64);
-            let Some(Entry {
+            let Some(&Entry {
                 generation,
-                slot: Some(slot),
+                fd,
+                token,
+                interest: Some(interest),
             }) = self.slots.get(data as u32 as usize)
             else {
                 continue;
@@ -318,15 +323,15 @@ impl Poller for Epoll {
             // An older generation: a registration freed since (its fd
             // closed and the number registered again) that a duplicate of
             // the closed fd keeps alive in the kernel. Not reported.
-            if u64::from(*generation) != data >> 32 {
+            if u64::from(generation) != data >> 32 {
                 continue;
             }
-            match Event::from_epoll(slot.token, slot.interest, bits) {
+            match Event::from_epoll(token, interest, bits) {
                 Some(event) => list.push(event),
                 // Level: re-armed, as poll's entry stays armed. Edge: left
                 // as the kernel left it (see `rearm`).
-                None if slot.interest.is_oneshot() && !slot.interest.is_edge() => {
-                    rearm(epfd, slot, data)
+                None if interest.is_oneshot() && !interest.is_edge() => {
+                    rearm(epfd, fd, interest, data)
                 }
                 None => {}
             }
@@ -343,5 +348,24 @@ impl Poller for Epoll {
         // Edge-triggered: each write is a new edge, so a wake is one write
         // and the counter is never read.
         self.add(fd.as_raw_fd(), token, Interest::READABLE.edge(), Some(fd))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::poll::Waker;
+
+    /// A Waker's eventfd lives beside the slots: deregistering it (or
+    /// freeing its slot any other way) lets go of the poller's share.
+    #[test]
+    fn deregistering_a_waker_lets_go_of_its_eventfd() {
+        let mut p = Epoll::new().unwrap();
+        let w = Waker::new(&mut p, Token(1)).unwrap();
+        assert_eq!(p.wakers.len(), 1);
+        assert_eq!(p.wakers[0].0, p.by_fd.get(w.as_fd().as_raw_fd()).unwrap());
+        p.deregister(w.as_fd()).unwrap();
+        assert!(p.wakers.is_empty());
+        assert_eq!((p.slots.len(), p.free.len()), (1, 1));
     }
 }
