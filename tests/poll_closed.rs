@@ -1,8 +1,9 @@
 //! Closed-while-registered, a caller bug, has a documented outcome per
 //! backend (see the poll module docs); this checks each, with and without a
 //! duplicate of the fd kept open, and what happens once the number is
-//! reused. One test in a binary of its own: it depends on which fd numbers
-//! the kernel hands out, so no other test may open fds meanwhile.
+//! reused, and that closed fds starve no live one. A binary of its own: the
+//! tests depend on which fd numbers the kernel hands out, so no other test
+//! may open fds meanwhile (each holds `FD_NUMBERS` while it runs).
 
 mod common;
 
@@ -11,7 +12,11 @@ use common::*;
 use std::collections::BTreeSet;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// Held by each test here: they must not open fds concurrently.
+static FD_NUMBERS: Mutex<()> = Mutex::new(());
 
 const OLD: Token = Token(1);
 const NEW: Token = Token(2);
@@ -82,46 +87,133 @@ fn epoll(keep_dup: bool) {
     let sent = peer.send(b"after close");
     assert_eq!(sent.is_ok(), keep_dup, "{sent:?}");
     if keep_dup {
-        // The open file lives on in the duplicate: still reported, under
-        // the old token.
+        // epoll(7) Q6: the open file lives on in the duplicate, and so
+        // does the registration: still reported, under the old token.
         let e = expect_event(&mut *p, &mut ev, OLD);
         assert!(e.is_readable() && !e.is_error());
     } else {
         // Forgotten with the last fd of the open file.
         expect_none(&mut *p, &mut ev);
     }
+    assert!(format!("{p:?}").contains("registered: 1"), "{p:?}");
 
-    // The number is reused: epoll accepts the new socket as new.
+    // The number is reused: epoll accepts the new socket as new, and
+    // frees the closed fd's slot. The duplicate (still readable) keeps the
+    // old registration alive in the kernel, but its events are no longer
+    // reported, under any token.
     let (reused, reused_peer) = unix_pair();
     assert_eq!(reused.as_raw_fd(), number);
     p.register(reused.as_fd(), NEW, Interest::READABLE).unwrap();
+    assert!(format!("{p:?}").contains("registered: 1"), "{p:?}");
+    expect_none(&mut *p, &mut ev);
     reused_peer.send(b"x").unwrap();
-    let want: BTreeSet<_> = if keep_dup {
-        BTreeSet::from([(1, true, false, false), (2, true, false, false)])
-    } else {
-        BTreeSet::from([(2, true, false, false)])
-    };
     p.wait(&mut ev, Some(Duration::ZERO)).unwrap();
-    assert_eq!(shared_set(&ev), want);
+    assert_eq!(shared_set(&ev), BTreeSet::from([(2, true, false, false)]));
+    drain(&reused);
+    // A third registration takes the freed slot: the duplicate's events
+    // (for the slot's old generation) are not reported under its token.
+    let (third, third_peer) = unix_pair();
+    p.register(third.as_fd(), OTHER, Interest::READABLE)
+        .unwrap();
+    expect_none(&mut *p, &mut ev);
+    third_peer.send(b"y").unwrap();
+    p.wait(&mut ev, Some(Duration::ZERO)).unwrap();
+    assert_eq!(shared_set(&ev), BTreeSet::from([(3, true, false, false)]));
+    p.deregister(third.as_fd()).unwrap();
     p.deregister(reused.as_fd()).unwrap();
-    if let Some(dup) = dup {
-        // Still delivered through the duplicate, and no longer removable
-        // through the number: only closing the duplicate ends it.
-        p.wait(&mut ev, Some(Duration::ZERO)).unwrap();
-        assert_eq!(shared_set(&ev), BTreeSet::from([(1, true, false, false)]));
-        let e = p.deregister(reused.as_fd()).unwrap_err();
-        assert_eq!(e.kind(), io::ErrorKind::NotFound);
-        drop(dup);
-    }
+    drop(dup);
+    expect_none(&mut *p, &mut ev);
+
+    // A reused number that is not registered again: reregister and
+    // deregister answer NotFound (the kernel's ENOENT), and free the slot.
+    let (ours, _peer) = unix_pair();
+    p.register(ours.as_fd(), OLD, Interest::READABLE).unwrap();
+    drop(ours);
+    let (reused, _reused_peer) = unix_pair();
+    let e = p
+        .reregister(reused.as_fd(), NEW, Interest::WRITABLE)
+        .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    assert!(format!("{p:?}").contains("registered: 0"), "{p:?}");
+    let e = p.deregister(reused.as_fd()).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound);
     expect_none(&mut *p, &mut ev);
 }
 
 #[test]
 fn closed_while_registered_outcomes() {
+    let _one_at_a_time = FD_NUMBERS.lock().unwrap_or_else(|e| e.into_inner());
     for keep_dup in [false, true] {
         for b in [Backend::Select, Backend::SelectGrowable, Backend::Poll] {
             poll_or_select(b, keep_dup);
         }
         epoll(keep_dup);
+    }
+}
+
+/// More fds closed while registered than `Events` holds, and live fds
+/// ready beside them: in level mode every ready fd (the closed ones are
+/// ready too, with their error event, on poll and select) is reported
+/// within ceil(ready / capacity) consecutive waits, on every backend. Before
+/// the fix, select reported the closed fds first and filled `Events` with
+/// them on every wait, so a live fd was never reported.
+#[test]
+fn closed_fds_starve_no_live_fd() {
+    let _one_at_a_time = FD_NUMBERS.lock().unwrap_or_else(|e| e.into_inner());
+    const CAPACITY: usize = 2;
+    const WAITS: usize = 8;
+    for closed in [CAPACITY, CAPACITY + 1, 3 * CAPACITY] {
+        for live in [1, 3] {
+            for b in Backend::ALL {
+                let mut p = build(b);
+                let mut ev = Events::with_capacity(CAPACITY);
+                // Dead first, so they have the lowest numbers and come
+                // first in every table.
+                let dead: Vec<_> = (0..closed).map(|_| unix_pair()).collect();
+                let alive: Vec<_> = (0..live).map(|_| unix_pair()).collect();
+                for (k, (s, _)) in dead.iter().enumerate() {
+                    p.register(s.as_fd(), Token(100 + k), Interest::READABLE)
+                        .unwrap();
+                }
+                for (k, (s, peer)) in alive.iter().enumerate() {
+                    p.register(s.as_fd(), Token(k), Interest::READABLE).unwrap();
+                    peer.send(b"ready").unwrap();
+                }
+                // Closed without deregistering (the peers stay open).
+                let dead_peers: Vec<_> = dead.into_iter().map(|(_, peer)| peer).collect();
+                // epoll forgot the closed fds with their last descriptor.
+                let reported_closed = if b == Backend::Epoll { 0 } else { closed };
+                let ready = live + reported_closed;
+                let window = ready.div_ceil(CAPACITY);
+                let mut seen: Vec<BTreeSet<usize>> = Vec::new();
+                for _ in 0..WAITS {
+                    let n = p.wait(&mut ev, Some(Duration::ZERO)).unwrap();
+                    assert_eq!(n, ready.min(CAPACITY), "{b}: {ev:?}");
+                    for e in &ev {
+                        let is_closed = e.token().0 >= 100;
+                        assert_eq!(e.is_error(), is_closed, "{b}: {e:?}");
+                        assert!(e.is_readable(), "{b}: {e:?}");
+                    }
+                    seen.push(ev.iter().map(|e| e.token().0).collect());
+                }
+                let want: BTreeSet<usize> = (0..live)
+                    .chain((0..reported_closed).map(|k| 100 + k))
+                    .collect();
+                for (w, group) in seen.windows(window).enumerate() {
+                    let union: BTreeSet<usize> = group.iter().flatten().copied().collect();
+                    assert_eq!(
+                        union,
+                        want,
+                        "{b}, {closed} closed, {live} live: waits {w}..{} (of {WAITS}) \
+                         reported {seen:?}",
+                        w + window
+                    );
+                }
+                for (s, _) in &alive {
+                    p.deregister(s.as_fd()).unwrap();
+                }
+                drop(dead_peers);
+            }
+        }
     }
 }

@@ -1,10 +1,29 @@
 //! Seeded differential test: random sequences of register, reregister,
 //! deregister, peer writes (normal and out-of-band), reads, shutdowns,
-//! closes and waits, run against all four backends side by side. Each
-//! backend has its own Unix stream socketpairs, driven identically, so the
-//! kernel state is the same for all; the shared contract (token, readable,
-//! writable, priority) must agree at every wait, and every operation's
-//! result must agree too. A failure prints the seed that replays it.
+//! closes, registered fds closed without deregistering, and waits, run
+//! against all four backends side by side. Each backend has its own Unix
+//! stream socketpairs, driven identically, so the kernel state is the same
+//! for all; the shared contract (token, readable, writable, priority) must
+//! agree at every wait, and every operation's result must agree too. A
+//! failure prints the seed that replays it.
+//!
+//! A registered fd closed without deregistering (a caller bug) is first
+//! given a token of its own (from `DEAD` up), and its events are left out
+//! of the comparison: each backend has its own documented outcome for it.
+//! The backends are compared on the fds that stay live. Its number, once
+//! the kernel hands it to a new socket of the same backend, is compared by
+//! the contract: register is `EEXIST` on poll and select (they still hold
+//! the number) and accepted by epoll; reregister and deregister succeed on
+//! poll and select (they act on the number) and are `ENOENT` on epoll. The
+//! test then brings the backends back in line (a reregister or deregister
+//! on poll and select) and goes on.
+//!
+//! `Events` is sometimes smaller than what may be ready (by seed: capacity
+//! 2, 4, or enough for every registration). A wait is then compared across
+//! consecutive waits, not one by one: in level mode every ready fd is
+//! reported within ceil(ready / capacity) waits, so each backend waits
+//! ceil(registrations / capacity) times in a row, with nothing in between,
+//! and the union of what they reported for live fds must agree.
 //!
 //! Size it with environment variables (defaults are modest):
 //! `BARESOCK_DIFF_SEQS` sequences of `BARESOCK_DIFF_OPS` operations each,
@@ -15,11 +34,16 @@ mod common;
 use baresock::poll::{Backend, Events, Interest, Poller, Token};
 use baresock::{MsgFlags, OwnedSocket, Shutdown};
 use common::*;
+use std::collections::BTreeSet;
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::Duration;
 
 const SLOTS: usize = 6;
+
+/// Tokens from here up name registrations whose fd was closed without
+/// deregistering; live registrations use tokens below 4.
+const DEAD: usize = 1000;
 
 fn env_or(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
@@ -85,16 +109,58 @@ struct Totals {
     ops: u64,
     waits: u64,
     events: u64,
+    closed_registered: u64,
+    reused_numbers: u64,
+    multi_waits: u64,
 }
+
+fn is_epoll(b: usize) -> bool {
+    Backend::ALL[b] == Backend::Epoll
+}
+
+/// Checks an op on a number that backend `b` holds for a closed fd, the
+/// kernel having reused the number for this slot's socket (which `b` has
+/// not registered), against the contract: `expect_poll_select` on poll
+/// and select, `expect_epoll` on epoll. As the contract says, the result
+/// becomes `fresh`, what the op gives on a number nobody holds (the other
+/// backends' sockets have other numbers, which none of them may hold);
+/// anything else is marked, to disagree.
+fn by_contract(
+    b: usize,
+    r: String,
+    expect_poll_select: &str,
+    expect_epoll: &str,
+    fresh: &str,
+) -> String {
+    let want = if is_epoll(b) {
+        expect_epoll
+    } else {
+        expect_poll_select
+    };
+    if r == want {
+        fresh.to_owned()
+    } else {
+        format!("{r} on a held number, where the contract says {want}")
+    }
+}
+
+const OK: &str = "Ok(())";
+const EEXIST: &str = "Err(AlreadyExists, Some(17))";
+const ENOENT: &str = "Err(NotFound, Some(2))";
 
 fn run_sequence(seed: u64, ops: u64, totals: &mut Totals) -> Result<(), String> {
     let mut rng = Rng::new(seed);
     let mut pollers: Vec<Box<dyn Poller>> = Backend::ALL.iter().map(|b| build(*b)).collect();
+    // By seed, so the op stream of a seed does not depend on it.
+    let capacity = [2, 4, 4 * SLOTS][(seed % 3) as usize];
     let mut events: Vec<Events> = Backend::ALL
         .iter()
-        .map(|_| Events::with_capacity(SLOTS + 2))
+        .map(|_| Events::with_capacity(capacity))
         .collect();
     let mut slots: Vec<Slot> = (0..SLOTS).map(|_| new_slot()).collect();
+    // Per backend: the numbers it holds for fds closed while registered.
+    let mut stale: Vec<BTreeSet<RawFd>> = Backend::ALL.iter().map(|_| BTreeSet::new()).collect();
+    let mut next_dead = DEAD;
     let mut log = Vec::new();
 
     for step in 0..ops {
@@ -106,19 +172,54 @@ fn run_sequence(seed: u64, ops: u64, totals: &mut Totals) -> Result<(), String> 
             let (t, i) = (Token(rng.below(4)), random_interest(&mut rng));
             what = format!("register slot {s} {t:?} {i:?}");
             results = (0..pollers.len())
-                .map(|b| outcome(pollers[b].register(slots[s].sides[b].ours.as_fd(), t, i)))
+                .map(|b| {
+                    let fd = slots[s].sides[b].ours.as_fd();
+                    let r = outcome(pollers[b].register(fd, t, i));
+                    if !stale[b].remove(&fd.as_raw_fd()) {
+                        return r;
+                    }
+                    totals.reused_numbers += 1;
+                    let r = by_contract(b, r, EEXIST, OK, OK);
+                    if !is_epoll(b) {
+                        // In line with epoll: the held number, now this
+                        // socket, gets the token and interest asked for.
+                        pollers[b].reregister(fd, t, i).unwrap();
+                    }
+                    r
+                })
                 .collect();
             slots[s].registered |= results[0].starts_with("Ok");
         } else if choice < 24 {
             let (t, i) = (Token(rng.below(4)), random_interest(&mut rng));
             what = format!("reregister slot {s} {t:?} {i:?}");
             results = (0..pollers.len())
-                .map(|b| outcome(pollers[b].reregister(slots[s].sides[b].ours.as_fd(), t, i)))
+                .map(|b| {
+                    let fd = slots[s].sides[b].ours.as_fd();
+                    let r = outcome(pollers[b].reregister(fd, t, i));
+                    if !stale[b].remove(&fd.as_raw_fd()) {
+                        return r;
+                    }
+                    totals.reused_numbers += 1;
+                    let r = by_contract(b, r, OK, ENOENT, ENOENT);
+                    if !is_epoll(b) {
+                        // In line with epoll, which no longer holds it.
+                        pollers[b].deregister(fd).unwrap();
+                    }
+                    r
+                })
                 .collect();
         } else if choice < 30 {
             what = format!("deregister slot {s}");
             results = (0..pollers.len())
-                .map(|b| outcome(pollers[b].deregister(slots[s].sides[b].ours.as_fd())))
+                .map(|b| {
+                    let fd = slots[s].sides[b].ours.as_fd();
+                    let r = outcome(pollers[b].deregister(fd));
+                    if !stale[b].remove(&fd.as_raw_fd()) {
+                        return r;
+                    }
+                    totals.reused_numbers += 1;
+                    by_contract(b, r, OK, ENOENT, ENOENT)
+                })
                 .collect();
             slots[s].registered = false;
         } else if choice < 45 {
@@ -202,16 +303,49 @@ fn run_sequence(seed: u64, ops: u64, totals: &mut Totals) -> Result<(), String> 
             }
             slots[s] = new_slot();
             results = vec!["done".into(); pollers.len()];
+        } else if choice < 77 {
+            // Closed without deregistering: the caller bug. A token of its
+            // own first, so its events can be told from the live ones.
+            let registered = slots[s].registered;
+            what = format!("slot {s} closed (registered: {registered}) and replaced");
+            if registered {
+                let dead = Token(next_dead);
+                next_dead += 1;
+                totals.closed_registered += 1;
+                for (b, p) in pollers.iter_mut().enumerate() {
+                    let fd = slots[s].sides[b].ours.as_fd();
+                    p.reregister(fd, dead, Interest::READABLE).unwrap();
+                    stale[b].insert(fd.as_raw_fd());
+                }
+            }
+            // Closed before the fresh pair is made, so the kernel hands
+            // the numbers out again at once.
+            drop(std::mem::take(&mut slots[s].sides));
+            slots[s] = new_slot();
+            results = vec!["done".into(); pollers.len()];
         } else {
-            what = "wait".into();
+            // Anything registered may be ready: that many events, in waits
+            // of `capacity`, with nothing in between.
+            let registered = slots.iter().filter(|s| s.registered).count()
+                + stale.iter().map(BTreeSet::len).max().unwrap_or(0);
+            let waits = registered.div_ceil(capacity).max(1);
+            what = format!("{waits} wait(s)");
             totals.waits += 1;
+            if waits > 1 {
+                totals.multi_waits += 1;
+            }
             results = (0..pollers.len())
                 .map(|b| {
-                    let r = pollers[b].wait(&mut events[b], Some(Duration::ZERO));
-                    let mut seen: Vec<Shared> = events[b].iter().map(shared).collect();
-                    seen.sort();
+                    let mut seen = BTreeSet::new();
+                    for _ in 0..waits {
+                        let r = pollers[b].wait(&mut events[b], Some(Duration::ZERO));
+                        if let Err(e) = r {
+                            return format!("wait failed: {}", outcome::<()>(Err(e)));
+                        }
+                        seen.extend(events[b].iter().map(shared).filter(|e| e.0 < DEAD));
+                    }
                     totals.events += seen.len() as u64;
-                    format!("{} {seen:?}", outcome(r))
+                    format!("{seen:?}")
                 })
                 .collect();
         }
@@ -256,10 +390,15 @@ fn backends_agree_on_random_sequences() {
         }
     }
     println!(
-        "differential: {seqs} sequences x {ops} ops ({} ops, {} waits compared, {} events agreed) on {} backends",
+        "differential: {seqs} sequences x {ops} ops ({} ops, {} waits compared, {} of them across \
+         consecutive waits, {} events agreed; {} registered fds closed, {} reused numbers \
+         compared by the contract) on {} backends",
         totals.ops,
         totals.waits,
+        totals.multi_waits,
         totals.events,
+        totals.closed_registered,
+        totals.reused_numbers,
         Backend::ALL.len()
     );
 }

@@ -11,7 +11,7 @@ use baresock::Syscall;
 use baresock::poll::{Backend, Events, Interest, Token, Waker};
 use baresock::stats;
 use common::*;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 fn wait_syscall(b: Backend) -> Syscall {
@@ -228,4 +228,58 @@ fn masked_out_oneshot_stays_armed() {
             assert_eq!(c, want, "{b}");
         }
     }
+}
+
+/// Edge + oneshot, priority-only interest, and the peer hangs up: the
+/// hang-up is masked out, and re-arming would make the kernel queue the
+/// same hang-up again at once (EPOLL_CTL_MOD polls the fd, and HUP is
+/// always polled), so every wait would return at once with nothing: a busy
+/// loop. The registration is left as the kernel left it, so a wait with a
+/// timeout waits: no `epoll_ctl` after the first wait, nothing queued in
+/// the epoll instance (its fd is not readable), and each 100 ms wait
+/// returns 0 events. A reregister still re-arms it.
+#[test]
+#[allow(
+    unsafe_code,
+    reason = "borrows the poller's epoll fd by number, to poll it"
+)]
+fn edge_oneshot_hangup_does_not_spin() {
+    let mut p = build(Backend::Epoll);
+    let mut ev = Events::with_capacity(4);
+    let (ours, peer) = unix_pair();
+    p.register(ours.as_fd(), Token(1), Interest::PRIORITY.edge().oneshot())
+        .unwrap();
+    drop(peer);
+    let c = cost(|| {
+        for _ in 0..3 {
+            assert_eq!(
+                p.wait(&mut ev, Some(Duration::from_millis(100))).unwrap(),
+                0
+            );
+        }
+    });
+    assert_eq!(c, vec![(Syscall::EpollWait, 3)]);
+    // The epoll fd is readable while its ready list holds a ready item.
+    let debug = format!("{p:?}");
+    let epfd: i32 = debug
+        .split("epfd: ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no epfd in {debug}"));
+    // SAFETY: the number is the poller's epoll fd, open while `p` lives,
+    // and the borrow ends within this function.
+    let epfd = unsafe { BorrowedFd::borrow_raw(epfd) };
+    let mut fds = [nix::poll::PollFd::new(epfd, nix::poll::PollFlags::POLLIN)];
+    assert_eq!(
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO).unwrap(),
+        0
+    );
+    // Asking for readable re-arms it: the hang-up is reported once.
+    p.reregister(ours.as_fd(), Token(1), Interest::READABLE.edge().oneshot())
+        .unwrap();
+    let e = expect_event(&mut *p, &mut ev, Token(1));
+    assert!(e.is_readable() && e.is_hangup());
+    expect_none(&mut *p, &mut ev);
+    p.deregister(ours.as_fd()).unwrap();
 }

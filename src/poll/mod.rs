@@ -43,7 +43,13 @@
 //! hangs up therefore makes a poll or epoll wait return early with no
 //! event for it; on epoll in oneshot mode the kernel has also disarmed the
 //! registration, and the backend re-arms it with one `epoll_ctl` in that
-//! wait, so oneshot keeps its meaning.)
+//! wait, so oneshot keeps its meaning. In edge mode plus oneshot, epoll
+//! only, it does not: re-arming makes the kernel queue the same hang-up
+//! again at once, so every wait would return at once with nothing. The
+//! registration stays disarmed, as the kernel left it, until
+//! [`Poller::reregister`]; a socket that has hung up receives nothing
+//! more, but an error that clears later, say on reading `SO_ERROR`, leaves
+//! it unwatched until then.)
 //!
 //! # Extras: error, hang-up, read-hang-up
 //!
@@ -160,15 +166,36 @@
 //!   with `EBADF`. The backend finds the closed numbers with one
 //!   `fcntl(F_GETFD)` each, reports the same error event for them, and
 //!   polls the others once more with a zero timeout: the wait does not
-//!   fail as a whole.
+//!   fail as a whole. The error events take their turn in the rotating
+//!   scan with the live fds, so however many fds were closed, every ready
+//!   fd is still reported within ceil(ready / capacity) waits.
 //! - [`Epoll`]: the kernel forgets the registration when the last fd of
-//!   the open file closes. If a duplicate (`dup`, `fork`, `SCM_RIGHTS`) is
-//!   still open, it keeps delivering events under the old token, and the
-//!   registration can no longer be removed through the closed number.
+//!   the open file closes ([epoll(7)], question 6). If a duplicate
+//!   (`dup`, `fork`, `SCM_RIGHTS`) is still open, the kernel keeps the
+//!   registration and its events come under the old token, and it can no
+//!   longer be removed through the closed number (closing the duplicate
+//!   ends it).
 //!
 //! Once the number is reused by a new socket, poll and select watch the new
-//! socket under the old token (and registering it again is `EEXIST`);
-//! epoll accepts the new registration.
+//! socket under the old token: they hold numbers, not files, so registering
+//! the number again is `EEXIST` (a `reregister` of it works, and
+//! `deregister` removes it). epoll accepts the new registration, the new
+//! file being one it has never seen, and answers `ENOENT` to `reregister`
+//! and `deregister` of a reused number it was not given again. The
+//! differential test (`tests/poll_differential.rs`) compares the backends
+//! on exactly these answers.
+//!
+//! Registering the number again is also when epoll frees what it kept for
+//! the closed fd, as does a `reregister` or `deregister` of it that the
+//! kernel answers `ENOENT`; until then the poller's `Debug` counts it. A
+//! program that never deregisters thus holds memory for the fd numbers in
+//! use, not for every connection it ever had. From then on a duplicate's
+//! events for the old registration are dropped, never reported under the
+//! new token or any other; but the kernel still wakes the wait for them:
+//! in level mode, while the duplicate is ready, each wait returns at once
+//! with nothing for it, until the duplicate is drained or closed.
+//!
+//! [epoll(7)]: https://man7.org/linux/man-pages/man7/epoll.7.html
 //!
 //! # Examples
 //!
@@ -700,7 +727,10 @@ pub trait Poller: Send + fmt::Debug {
     ///
     /// # Errors
     ///
-    /// - `EEXIST` (`AlreadyExists`): `fd` is already registered here.
+    /// - `EEXIST` (`AlreadyExists`): `fd` is already registered here. On
+    ///   poll and select also a number still registered for an fd that was
+    ///   closed without deregistering and whose number the kernel handed
+    ///   to `fd`; epoll accepts `fd` then (see the module docs).
     /// - `Unsupported`: [`Interest::edge`] on a backend without edge mode.
     /// - `InvalidInput`: [`Select`] and `fd >= FD_SETSIZE`.
     /// - Epoll: `EPERM` for a file epoll cannot watch (a regular file or

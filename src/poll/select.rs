@@ -189,6 +189,9 @@ struct Reg {
     /// The master sets this fd is in: bit `1 << READ`, `1 << WRITE`,
     /// `1 << EXCEPT`.
     member: u8,
+    /// Found closed by this wait's recovery pass: the scan reports its
+    /// error event in its turn. Cleared before the wait returns.
+    closed: bool,
     waker: Option<Arc<sys::Fd>>,
 }
 
@@ -295,6 +298,7 @@ impl<S: SetStore> Core<S> {
             interest,
             armed: false,
             member: 0,
+            closed: false,
             waker,
         });
         self.arm(i);
@@ -342,20 +346,31 @@ impl<S: SetStore> Core<S> {
         // not what this wait asked).
         let used = self.used();
         self.sets.prepare(self.nfds, used);
-        let ready = match self.sets.select(self.nfds, used, timeout) {
-            Ok(n) => n,
-            Err(e) if e.raw_os_error() == Some(libc::EBADF) => self.recover(events, used, e)?,
+        match self.sets.select(self.nfds, used, timeout) {
+            Ok(ready) => self.scan(events, used, ready, 0),
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) => {
+                let ready = self.recover(used, e)?;
+                self.scan(events, used, ready, self.bad.len());
+                for k in 0..self.bad.len() {
+                    let i = self.bad[k];
+                    self.regs[i].closed = false;
+                }
+            }
             Err(e) => return Err(e),
-        };
-        self.scan(events, used, ready);
+        }
         Ok(events.len())
     }
 
     /// The caller closed a registered fd, and the kernel failed the whole
-    /// select. Find the closed numbers (one `fcntl(F_GETFD)` each), report
-    /// an error event for each, and select once more over the others with
-    /// a zero timeout, so their readiness is not lost.
-    fn recover(&mut self, events: &mut Events, used: Used, ebadf: io::Error) -> io::Result<usize> {
+    /// select. Find the closed numbers (one `fcntl(F_GETFD)` each), mark
+    /// them for the scan (which reports an error event for each in its
+    /// turn, rotating with the live fds, so closed fds never crowd a ready
+    /// one out of `events`), and select once more over the others with a
+    /// zero timeout, so their readiness is not lost. Leaves the closed
+    /// registrations' indexes in `self.bad`.
+    #[cold]
+    #[inline(never)]
+    fn recover(&mut self, used: Used, ebadf: io::Error) -> io::Result<usize> {
         self.bad.clear();
         for (i, reg) in self.regs.iter().enumerate() {
             if reg.armed
@@ -378,28 +393,40 @@ impl<S: SetStore> Core<S> {
         }
         let ready = self.sets.select(self.nfds, used, Some(Duration::ZERO))?;
         for k in 0..self.bad.len() {
-            if events.is_full() {
-                break;
-            }
             let i = self.bad[k];
-            let reg = &self.regs[i];
-            events.push(Event::closed(reg.token, reg.interest));
-            if reg.interest.is_oneshot() {
-                self.disarm(i);
-            }
+            self.regs[i].closed = true;
         }
         Ok(ready)
     }
 
-    fn scan(&mut self, events: &mut Events, used: Used, mut ready: usize) {
+    /// Reports what the kernel found ready (`ready` bits in all) and the
+    /// `closed` registrations the recovery pass marked, scanning from a
+    /// start that rotates: when `events` fills up, the next wait starts at
+    /// the first registration not reported, so each ready one, closed or
+    /// live, is reported within ceil(ready / capacity) waits in level mode.
+    fn scan(&mut self, events: &mut Events, used: Used, mut ready: usize, mut closed: usize) {
         let len = self.regs.len();
         for k in 0..len {
-            if ready == 0 {
+            if ready == 0 && closed == 0 {
                 break;
             }
             let i = (self.start + k) % len;
             let reg = &self.regs[i];
             if !reg.armed {
+                continue;
+            }
+            if closed > 0 && reg.closed {
+                // Not in the sets of the second select: nothing else to
+                // count for it.
+                closed -= 1;
+                if events.is_full() {
+                    self.start = i;
+                    break;
+                }
+                events.push(Event::closed(reg.token, reg.interest));
+                if reg.interest.is_oneshot() {
+                    self.disarm(i);
+                }
                 continue;
             }
             // A set not in use was not given to the kernel: its working
