@@ -482,6 +482,35 @@ fn fds_below(pid: u32, limit: u64) -> u64 {
         .count() as u64
 }
 
+/// The daemon's UDP echo returns datagrams longer than 2,048 bytes whole,
+/// up to the largest UDP payload over IPv4 (65,507 bytes). It cut them to
+/// 2,048 without a word.
+#[test]
+fn udp_echo_returns_the_largest_datagram_whole() {
+    let (mut d, _) = Daemon::serve(Backend::Epoll, &[], None);
+    let udp = d
+        .seen
+        .iter()
+        .find_map(|l| l.strip_prefix("listening udp "))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+        .unwrap_or_else(|| panic!("no UDP address; saw {:#?}", d.seen));
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut back = vec![0u8; 70_000];
+    for size in [2_049, 65_507] {
+        let sent: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        c.send_to(&sent, udp).unwrap();
+        let (n, _) = c.recv_from(&mut back).unwrap();
+        assert_eq!(n, size, "a {size}-byte datagram came back as {n} bytes");
+        assert!(back[..n] == sent[..], "{size} bytes: the echo differs");
+    }
+    d.signal(Signal::SIGTERM);
+    let done = d.expect_line("drained:");
+    assert_eq!(figure(&done, "datagrams"), 2, "{done}");
+    assert!(d.wait_exit().success(), "saw {:#?}", d.seen);
+}
+
 macro_rules! own_socket_on_every_backend {
     ($($name:ident: $backend:ident),* $(,)?) => {
         mod out_of_fds { use super::*; $(#[test] fn $name() { out_of_fds_keeps_serving(Backend::$backend) })* }

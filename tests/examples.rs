@@ -239,3 +239,134 @@ fn kill_group(child: &Child) {
     let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
     let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
 }
+
+/// An example started with arguments, its stdout read line by line; killed
+/// and reaped on every path out of a test.
+struct Running {
+    child: Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+    seen: Vec<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    fn start(name: &str, args: &[&str]) -> Running {
+        let bin = example_binary(name).unwrap();
+        let mut child = Command::new(bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        Running {
+            child,
+            out,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The next line that contains `part` (the example's own receive
+    /// timeouts bound the wait: it exits, and the output ends).
+    #[track_caller]
+    fn line_with(&mut self, part: &str) -> String {
+        use std::io::BufRead;
+        loop {
+            let mut line = String::new();
+            let n = self.out.read_line(&mut line).unwrap();
+            assert!(n > 0, "output ended without {part:?}; saw {:#?}", self.seen);
+            let line = line.trim_end().to_owned();
+            self.seen.push(line.clone());
+            if line.contains(part) {
+                return line;
+            }
+        }
+    }
+
+    /// Waits (bounded) for the example to exit 0.
+    #[track_caller]
+    fn exits_0(&mut self) {
+        let status = wait_guarded(&mut self.child);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{status:?}; saw {:#?}",
+            self.seen
+        );
+    }
+}
+
+/// The address at the end of a word in `line` that parses as one.
+fn addr_in(line: &str) -> std::net::SocketAddr {
+    line.split(|c: char| c.is_whitespace() || c == ';' || c == ',')
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+}
+
+/// The largest UDP payload over IPv4: 65,535 less the IP and UDP headers.
+const LARGEST_V4_DATAGRAM: usize = 65_507;
+
+fn udp_client() -> std::net::UdpSocket {
+    let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c
+}
+
+/// udp_echo serving: a datagram of every size up to the largest comes back
+/// whole. (A 2,048-byte buffer cut everything longer to 2,048, without a
+/// word.)
+#[test]
+fn udp_echo_echoes_the_largest_datagram_whole() {
+    let mut ex = Running::start("udp_echo", &["0", "4", "10"]);
+    let server = addr_in(&ex.line_with("echoing up to"));
+    let c = udp_client();
+    let mut back = vec![0u8; 70_000];
+    for size in [2_048, 2_049, 9_000, LARGEST_V4_DATAGRAM] {
+        let sent: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        c.send_to(&sent, server).unwrap();
+        let (n, from) = c.recv_from(&mut back).unwrap();
+        assert_eq!(from, server);
+        assert_eq!(n, size, "a {size}-byte datagram came back as {n} bytes");
+        assert!(back[..n] == sent[..], "{size} bytes: the echo differs");
+    }
+    ex.line_with("echoed 4 datagrams");
+    ex.exits_0();
+}
+
+/// `datagram listen` with Beej's 99-byte buffer: a 150-byte datagram is
+/// reported as 150 bytes long, of which 51 were lost (it said 99).
+#[test]
+fn datagram_listener_reports_the_real_length_of_a_cut_datagram() {
+    let mut ex = Running::start("datagram", &["listen", "0", "2", "10"]);
+    let listener = addr_in(&ex.line_with("bound to"));
+    let c = udp_client();
+    c.send_to(&[b'x'; 150], listener).unwrap();
+    assert_eq!(
+        ex.line_with("bytes long"),
+        "listener: packet is 150 bytes long"
+    );
+    assert_eq!(
+        ex.line_with("lost"),
+        "listener: only the first 99 bytes fit in the buffer; the other 51 are lost"
+    );
+    assert_eq!(
+        ex.line_with("contains"),
+        format!("listener: packet contains {:?}", "x".repeat(99))
+    );
+    // One that fits is reported as it is, with nothing lost.
+    c.send_to(b"short", listener).unwrap();
+    assert_eq!(
+        ex.line_with("bytes long"),
+        "listener: packet is 5 bytes long"
+    );
+    assert_eq!(
+        ex.line_with("listener: packet"),
+        "listener: packet contains \"short\""
+    );
+    ex.exits_0();
+}
