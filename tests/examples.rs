@@ -370,3 +370,174 @@ fn datagram_listener_reports_the_real_length_of_a_cut_datagram() {
     );
     ex.exits_0();
 }
+
+/// Unescapes a string as strace prints it (`\0`, `\17`, `\n`, `\"`...).
+fn strace_bytes(quoted: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut it = quoted.bytes().peekable();
+    while let Some(b) = it.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match it.next() {
+            Some(d @ b'0'..=b'7') => {
+                let mut v = u32::from(d - b'0');
+                for _ in 0..2 {
+                    match it.peek() {
+                        Some(&d @ b'0'..=b'7') => {
+                            v = v * 8 + u32::from(d - b'0');
+                            it.next();
+                        }
+                        _ => break,
+                    }
+                }
+                out.push(v as u8);
+            }
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'v') => out.push(0x0b),
+            Some(b'f') => out.push(0x0c),
+            Some(b'r') => out.push(b'\r'),
+            Some(c) => out.push(c),
+            None => break,
+        }
+    }
+    out
+}
+
+/// tcp_server's send timeout is a deadline for the connection, not a new
+/// SO_SNDTIMEO per call. A client that never reads stalls the server's
+/// sends; when one comes back short (it waited, then queued what fitted),
+/// each later send must run with only the time left, so the server's
+/// trace shows, before every send after a short one, SO_SNDTIMEO set to
+/// less than the full timeout, and the server reports the deadline.
+/// Before, each call waited the whole timeout again (a 3 s timeout took
+/// about 9 s). Nothing is timed here: the trace says which timeout each
+/// send ran with. Whether the first stalled send comes back short or with
+/// EAGAIN (then there is no later send to check) is the kernel's choice,
+/// so the scenario runs until one came back short, at most 12 times.
+#[test]
+#[cfg_attr(not(feature = "trace"), ignore = "needs --features trace")]
+fn tcp_server_send_timeout_is_one_deadline_not_one_per_call() {
+    let mut shorts = 0;
+    for _ in 0..12 {
+        shorts += never_reading_client_against_tcp_server();
+        if shorts > 0 {
+            return;
+        }
+    }
+    panic!("in 12 runs no send came back short: the scenario never tested the deadline");
+}
+
+/// One run: a client that sends and never reads, against `tcp_server 0 1
+/// 1` (one connection, 1 s timeouts) with its trace on. Checks the trace
+/// and returns how many of the server's sends came back short.
+fn never_reading_client_against_tcp_server() -> usize {
+    use std::io::{BufRead, Write};
+    let bin = example_binary("tcp_server").unwrap();
+    let mut child = Command::new(bin)
+        .args(["0", "1", "1"])
+        .env("BARESOCK_TRACE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let trace = drain(child.stderr.take().unwrap());
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let server = addr_in(&first);
+    let stdout = drain(out);
+    // The client sends and never reads, until the server drops it
+    // (bounded: 256 MiB). A small receive buffer, set before connect so
+    // the window is small from the start, makes the server's sends stall
+    // in small steps, often after queueing part of a send.
+    let client = thread::spawn(move || {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_recv_buffer_size(4096).unwrap();
+        s.connect(&server.into()).unwrap();
+        let mut c = std::net::TcpStream::from(s);
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..4096 {
+            if c.write_all(&chunk).is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    let status = wait_guarded(&mut child);
+    let dropped = client.join().unwrap();
+    let trace = String::from_utf8(trace.join().unwrap()).unwrap();
+    let stdout = String::from_utf8(stdout.join().unwrap()).unwrap();
+    let stdout: Vec<&str> = stdout
+        .lines()
+        .filter(|l| !l.contains("recvfrom = "))
+        .collect();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{stdout:#?}"
+    );
+    assert!(dropped, "the server never dropped the client\n{stdout:#?}");
+    // The connection's fd, from the accept4 line.
+    let fd = trace
+        .lines()
+        .find(|l| l.starts_with("accept4("))
+        .and_then(|l| l.rsplit(" = ").next())
+        .unwrap_or_else(|| panic!("no accept4 in the trace:\n{trace}"))
+        .to_owned();
+    let (send, sndtimeo) = (
+        format!("sendto({fd}, \""),
+        format!("setsockopt({fd}, SOL_SOCKET, SO_SNDTIMEO_OLD, \""),
+    );
+    let full = Duration::from_secs(1);
+    // The timeout the next send runs with, and whether one came back short.
+    let (mut in_force, mut after_short, mut shorts) = (None, false, 0);
+    for line in trace.lines() {
+        if let Some(rest) = line.strip_prefix(&sndtimeo) {
+            let tv = strace_bytes(&rest[..rest.find("\", 16)").unwrap()]);
+            assert_eq!(tv.len(), 16, "{line}");
+            let secs = u64::from_le_bytes(tv[..8].try_into().unwrap());
+            let usecs = u64::from_le_bytes(tv[8..].try_into().unwrap());
+            in_force = Some(Duration::from_secs(secs) + Duration::from_micros(usecs));
+        } else if let Some(rest) = line.strip_prefix(&send) {
+            if after_short {
+                let t = in_force.unwrap();
+                assert!(
+                    t < full,
+                    "a send after a short one ran with SO_SNDTIMEO {t:?}, the whole timeout again: {line}"
+                );
+            }
+            // The data is all 'x': the string ends at the next quote.
+            let rest = &rest[rest.find('"').unwrap() + 1..];
+            let asked: usize = rest
+                .trim_start_matches("...")
+                .trim_start_matches(", ")
+                .split(',')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let ret: i64 = line
+                .rsplit(" = ")
+                .next()
+                .and_then(|r| r.split(' ').next())
+                .unwrap()
+                .parse()
+                .unwrap();
+            if ret >= 0 && (ret as usize) < asked {
+                after_short = true;
+                shorts += 1;
+            }
+        }
+    }
+    // And it says why it dropped the client.
+    assert!(
+        stdout
+            .iter()
+            .any(|l| l.contains("failed: peer not reading: the 1000 ms send deadline passed")),
+        "{stdout:#?}"
+    );
+    shorts
+}
