@@ -355,10 +355,20 @@ fn tcp_and_udp_under_nested_activators(b: Backend) {
     assert!(status.success(), "{status:?}; saw {:#?}", d.seen);
 }
 
+// Without systemd-socket-activate on PATH (build.rs's cfg
+// has_systemd_socket_activate), these are ignored with that reason.
 macro_rules! on_every_backend {
     ($($name:ident: $backend:ident),* $(,)?) => {
-        mod tcp { use super::*; $(#[test] fn $name() { tcp_under_activation(Backend::$backend) })* }
-        mod tcp_and_udp { use super::*; $(#[test] fn $name() { tcp_and_udp_under_nested_activators(Backend::$backend) })* }
+        mod tcp { use super::*; $(
+            #[test]
+            #[cfg_attr(not(has_systemd_socket_activate), ignore = "needs systemd-socket-activate")]
+            fn $name() { tcp_under_activation(Backend::$backend) }
+        )* }
+        mod tcp_and_udp { use super::*; $(
+            #[test]
+            #[cfg_attr(not(has_systemd_socket_activate), ignore = "needs systemd-socket-activate")]
+            fn $name() { tcp_and_udp_under_nested_activators(Backend::$backend) }
+        )* }
     };
 }
 
