@@ -15,6 +15,16 @@
 //! is there: a length shorter than the family's struct is an error, not a
 //! read of stale bytes (the bug class of nix issues 1479, 1680 and 1709).
 //!
+//! An address taken from the kernel (or from [`SockAddr::from_bytes`]) is
+//! one you can hand back: for a socket bound to a path of the full 108
+//! bytes, Linux reports 111 bytes (it appends a NUL past `sun_path`, see
+//! unix(7) BUGS), a length that `connect`, `sendto` and `bind` refuse with
+//! `EINVAL`. [`SockAddr`] cuts an `AF_UNIX` length to the 110 bytes of a
+//! `sockaddr_un` on the way in, so such an address is the one
+//! [`SockAddr::unix`] builds for the same path: equal, with the same hash,
+//! and accepted by the kernel. The bytes cut off are past `sun_path` and
+//! belong to no name ([`decode`] never reads them).
+//!
 //! # Printing
 //!
 //! `Debug` is unambiguous: distinct addresses (by their valid bytes, which
@@ -51,6 +61,9 @@ const FAMILY_LEN: usize = size_of::<libc::sa_family_t>();
 const SUN_PATH_OFFSET: usize = offset_of!(libc::sockaddr_un, sun_path);
 /// Size of `sockaddr_un.sun_path` on Linux: 108 bytes.
 pub const SUN_PATH_LEN: usize = size_of::<libc::sockaddr_un>() - SUN_PATH_OFFSET;
+/// Size of a `sockaddr_un`: 110 bytes, the most an `AF_UNIX` address may
+/// hold when handed to the kernel.
+const SUN_LEN: usize = size_of::<libc::sockaddr_un>();
 const SIN_LEN: usize = size_of::<libc::sockaddr_in>();
 const SIN6_LEN: usize = size_of::<libc::sockaddr_in6>();
 
@@ -69,7 +82,11 @@ static_assertions::const_assert_eq!(SIN6_LEN, 28);
 /// [`SockAddr::as_abstract_name`] or the general [`SockAddr::decode`].
 ///
 /// Equality compares the valid bytes (`len` and content), as the kernel
-/// would.
+/// would. An `AF_UNIX` length past the 110 bytes of a `sockaddr_un` (Linux
+/// reports 111 for a path of the full 108 bytes) is cut to 110 when the
+/// address comes from the kernel or from [`SockAddr::from_bytes`], so what
+/// the kernel hands out can be handed back, and equals what
+/// [`SockAddr::unix`] builds for the same path.
 ///
 /// # Printing
 ///
@@ -321,14 +338,19 @@ impl SockAddr {
 
     /// Records the length the kernel reported. A kernel length larger than
     /// the storage means the address was truncated: only the storage's
-    /// bytes are valid, so the length is clamped to them.
+    /// bytes are valid, so the length is clamped to them. An `AF_UNIX`
+    /// length past a `sockaddr_un` is cut to it ([`normal_len`]).
     pub(crate) fn set_len(&mut self, len: libc::socklen_t) {
-        self.len = len.min(Self::CAPACITY);
+        let len = len.min(Self::CAPACITY) as usize;
+        self.len = normal_len(&self.storage.0[..len]) as libc::socklen_t;
     }
 
     /// Builds an address from raw bytes (at most 128), as a fuzzer or a
     /// test would: no check of the content, which [`SockAddr::decode`]
-    /// reads back with all its length checks.
+    /// reads back with all its length checks. The one change is the
+    /// kernel's own: an `AF_UNIX` address longer than a `sockaddr_un` (110
+    /// bytes) is cut to 110, as an address from the kernel is, so that it
+    /// can be handed to the kernel (the bytes cut off belong to no name).
     ///
     /// # Errors
     ///
@@ -342,7 +364,7 @@ impl SockAddr {
         }
         let mut a = SockAddr::empty();
         a.storage.0[..bytes.len()].copy_from_slice(bytes);
-        a.len = bytes.len() as libc::socklen_t;
+        a.len = normal_len(bytes) as libc::socklen_t;
         Ok(a)
     }
 
@@ -501,6 +523,19 @@ impl SockAddr {
     /// Whether this is the unnamed Unix address (family only).
     pub fn is_unnamed(&self) -> bool {
         matches!(self.decode(), Ok(Addr::UnixUnnamed))
+    }
+}
+
+/// The length an address keeps: its own, except that an `AF_UNIX` address
+/// is cut to the 110 bytes of a `sockaddr_un`. Linux reports 111 bytes for
+/// a socket bound to a path of the full 108 bytes (a NUL past `sun_path`),
+/// and refuses that length with `EINVAL` when it is handed back.
+fn normal_len(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    if len > SUN_LEN && read_u16_ne(bytes, 0) == libc::AF_UNIX as libc::sa_family_t {
+        SUN_LEN
+    } else {
+        len
     }
 }
 

@@ -190,6 +190,26 @@ fn unix_path_of_108_bytes_has_no_nul() {
     kernel.push(0);
     let k = SockAddr::from_bytes(&kernel).unwrap();
     assert_eq!(k.as_unix_path(), Some(Path::new(&p)));
+    // Taken in, it is cut to the 110 bytes the kernel accepts back: the
+    // address SockAddr::unix builds, equal and with the same hash.
+    assert_eq!(k.len(), 110);
+    assert_eq!(k, ours);
+    let s = RandomState::new();
+    assert_eq!(s.hash_one(k), s.hash_one(ours));
+    assert_eq!(format!("{k:?}"), format!("{ours:?}"));
+    // Whatever follows sun_path (up to the 128 bytes of the storage) is
+    // cut the same way; a 107-byte path as the kernel reports it (110
+    // bytes, the NUL inside sun_path) is kept as it is.
+    kernel.resize(128, 0xee);
+    assert_eq!(SockAddr::from_bytes(&kernel).unwrap(), ours);
+    let p107 = SockAddr::unix("p".repeat(107)).unwrap();
+    assert_eq!(SockAddr::from_bytes(p107.as_bytes()).unwrap().len(), 110);
+    // Abstract names of the most bytes are 110 long and kept.
+    let a = SockAddr::unix_abstract(&[7; 107]).unwrap();
+    assert_eq!(SockAddr::from_bytes(a.as_bytes()).unwrap(), a);
+    // Other families keep a length past 110.
+    let other = [0x11u8; 120];
+    assert_eq!(SockAddr::from_bytes(&other).unwrap().len(), 120);
 }
 
 #[test]
@@ -356,8 +376,15 @@ fn every_length_of_random_bytes_decodes_without_panic() {
             // The same bytes through SockAddr: every accessor agrees with
             // decode and none panics, Debug included.
             let a = SockAddr::from_bytes(&b).unwrap();
-            assert_eq!(a.as_bytes(), &b[..]);
-            assert_eq!(a.len() as usize, len);
+            // An AF_UNIX length past a sockaddr_un (110) is cut to it, as
+            // the kernel would refuse it; every other length is kept.
+            let kept = if len > 110 && b[..2] == AF_UNIX.to_ne_bytes() {
+                110
+            } else {
+                len
+            };
+            assert_eq!(a.as_bytes(), &b[..kept]);
+            assert_eq!(a.len() as usize, kept);
             assert_eq!(a.decode(), decode(&b));
             let _ = (a.as_socket(), a.as_unix_path(), a.as_abstract_name());
             assert_eq!(a.family().is_some(), len >= 2);
