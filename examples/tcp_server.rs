@@ -477,7 +477,7 @@ fn preview(bytes: &[u8]) -> String {
 fn show(addr: &SockAddr) -> String {
     match addr.as_socket() {
         Some(a) => a.to_string(),
-        None => format!("{addr:?}"),
+        None => addr.to_string(),
     }
 }
 
