@@ -541,3 +541,106 @@ fn never_reading_client_against_tcp_server() -> usize {
     );
     shorts
 }
+
+/// The tour's select/poll/epoll section narrates every call the trace
+/// shows, as it was really made: each traced syscall is followed by a
+/// narration line that begins with the same call and result (the events
+/// epoll_wait wrote aside: the narration names the buffer). So
+/// `epoll_ctl(EPOLL_CTL_ADD)` is narrated for each `register`, the waits
+/// show pselect6's NULL sets and the real fds and timeouts rather than a
+/// template, and an epoll event is explained by its slot (the
+/// `epoll_event.data` the trace shows), never called "token 1".
+#[test]
+#[cfg_attr(not(feature = "trace"), ignore = "needs --features trace")]
+fn tour_narrates_every_poller_call_as_the_trace_shows_it() {
+    let bin = example_binary("tour").unwrap();
+    // stdout (narration) and stderr (trace) into one pipe, so their order
+    // is kept.
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let mut child = Command::new(bin)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(w.try_clone().unwrap()))
+        .stderr(Stdio::from(w))
+        .spawn()
+        .unwrap();
+    let out = drain(std::fs::File::from(r));
+    let status = wait_guarded(&mut child);
+    let text = String::from_utf8(out.join().unwrap()).unwrap();
+    assert!(status.is_some_and(|s| s.success()), "{status:?}\n{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines
+        .iter()
+        .position(|l| l.starts_with("9. select()"))
+        .unwrap_or_else(|| panic!("no step 9 in:\n{text}"));
+    let to = from
+        + lines[from..]
+            .iter()
+            .position(|l| l.starts_with("10. "))
+            .unwrap();
+    let section = &lines[from..to];
+    let is_trace = |l: &str| !l.starts_with(' ') && l.contains('(') && l.contains(" = ");
+    let mut waits = 0;
+    for (i, line) in section.iter().enumerate() {
+        if !is_trace(line) {
+            continue;
+        }
+        // The narration of this call: the next line indented as a syscall.
+        let told = section[i + 1..]
+            .iter()
+            .find(|l| l.starts_with("    ") && !l.starts_with("     "))
+            .unwrap_or_else(|| panic!("no narration after {line:?}"));
+        let told = told.trim_start();
+        let name = &line[..line.find('(').unwrap()];
+        // The call and its result, without strace's decoding of what came
+        // back ("(Timeout)", "(in [9], left ...)", revents).
+        let (call, ret) = line.rsplit_once(" = ").unwrap();
+        let ret = ret.split(' ').next().unwrap();
+        match name {
+            "epoll_wait" => {
+                waits += 1;
+                // epoll_wait(EPFD, [what the kernel wrote], MAX, TIMEOUT)
+                let (head, _) = call.split_once(", [").unwrap();
+                let tail = &call[call.rfind("], ").unwrap() + 1..];
+                let want = format!("{head}, events{tail} = {ret}");
+                assert!(told.starts_with(&want), "{line:?} told as {told:?}");
+                if ret == "1" {
+                    let slot = line.split("data={u32=").nth(1).unwrap();
+                    let slot = &slot[..slot.find(',').unwrap()];
+                    assert!(
+                        told.contains(&format!("slot {slot}")) && told.contains("Token(1)"),
+                        "the event's data is slot {slot}: {told:?}"
+                    );
+                }
+            }
+            "close" => assert!(told.starts_with(call), "{line:?} told as {told:?}"),
+            _ => {
+                if matches!(name, "pselect6" | "poll") {
+                    waits += 1;
+                }
+                let want = format!("{call} = {ret}");
+                assert!(told.starts_with(&want), "{line:?} told as {told:?}");
+            }
+        }
+    }
+    assert_eq!(
+        waits,
+        6,
+        "two waits per backend in:\n{}",
+        section.join("\n")
+    );
+    let registers = section
+        .iter()
+        .filter(|l| l.starts_with("  poller.register("))
+        .count();
+    assert_eq!(registers, 6, "two registrations per backend");
+    let adds = section
+        .iter()
+        .filter(|l| is_trace(l) && l.contains("EPOLL_CTL_ADD"))
+        .count();
+    assert_eq!(adds, 2, "{}", section.join("\n"));
+    assert!(
+        !section.iter().any(|l| l.contains("token 1")),
+        "{}",
+        section.join("\n")
+    );
+}
