@@ -443,8 +443,9 @@ fn out_of_fds_keeps_serving(b: Backend) {
 }
 
 /// SIGTERM with connections waiting in the accept queue: the daemon is
-/// stopped (SIGSTOP) while clients connect and send a line each, so all of
-/// them are queued, complete, when it reads the SIGTERM. On its own
+/// stopped (SIGSTOP), gets SIGTERM, and clients connect and send a line
+/// each; then SIGCONT. All of them are queued, complete, when it reads the
+/// SIGTERM. On its own
 /// socket it holds the only copy of the listener: closing it would reset
 /// them (it did: 5 of 5 lost), so it accepts them first and every client
 /// gets its echo.
@@ -452,13 +453,15 @@ fn sigterm_serves_the_accept_queue(b: Backend) {
     const CLIENTS: usize = 5;
     let (mut d, port) = Daemon::serve(b, &[], None);
     d.signal(Signal::SIGSTOP);
+    // Pending while stopped (blocked, for the signalfd), and ready before
+    // the listener: every backend reports it first, so the daemon reads
+    // the SIGTERM before it has accepted any of the clients below.
+    d.signal(Signal::SIGTERM);
     let mut clients: Vec<BufReader<TcpStream>> =
         (0..CLIENTS).map(|_| connect_when_ready(port)).collect();
     for (i, c) in clients.iter_mut().enumerate() {
         writeln!(c.get_mut(), "queued {i}").unwrap();
     }
-    // Pending while stopped (blocked, for the signalfd); read once it runs.
-    d.signal(Signal::SIGTERM);
     d.signal(Signal::SIGCONT);
     for (i, c) in clients.iter_mut().enumerate() {
         let mut echo = String::new();
@@ -557,12 +560,13 @@ fn activated_with_only_copy_serves_the_accept_queue_at_sigterm() {
         exchange(&mut first, &["first\n"]);
         d.expect_line("daemon: pid");
         d.signal(Signal::SIGSTOP);
+        // As in sigterm_serves_the_accept_queue: SIGTERM is ready first.
+        d.signal(Signal::SIGTERM);
         let mut clients: Vec<BufReader<TcpStream>> =
             (0..CLIENTS).map(|_| connect_when_ready(port)).collect();
         for (i, c) in clients.iter_mut().enumerate() {
             writeln!(c.get_mut(), "queued {i}").unwrap();
         }
-        d.signal(Signal::SIGTERM);
         d.signal(Signal::SIGCONT);
         for (i, c) in clients.iter_mut().enumerate() {
             let mut echo = String::new();
