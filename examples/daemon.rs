@@ -12,8 +12,9 @@
 //! `LISTEN_FDS`, fds 3, 4, ...), or we bind our own. SIGTERM (or SIGINT)
 //! starts a graceful drain: accept the connections already queued (when
 //! no one else holds the listener), close the listener so new clients are
-//! refused, keep serving the clients we have until they hang up, then exit 0. SIGHUP
-//! prints the statistics at once. The same code runs on every backend.
+//! refused, keep serving the clients we have until they hang up, then exit
+//! 0. SIGHUP prints the statistics at once. The same code runs on every
+//! backend.
 //!
 //! Syscalls: rt_sigprocmask (block_signals), signalfd4, timerfd_create,
 //! timerfd_settime, read (the timer's 8-byte count, the signal's
