@@ -4,6 +4,16 @@
 //!
 //! Linux is the one platform we build and test; the cfgs name what the code
 //! relies on, so a port later knows where to look.
+//!
+//! One exception, and it never touches the library: `has_strace` and
+//! `has_systemd_socket_activate` say whether the *build host* has that
+//! program on PATH. Only tests read them, as
+//! `#[cfg_attr(not(has_strace), ignore = "needs strace")]`, so a test that
+//! runs the tool shows as ignored with its reason on a machine without it
+//! (stable libtest cannot ignore a test at run time, and an early return
+//! would count as a pass). Tests run on the build host, so asking the host
+//! is right for them; the library's cfgs above still come only from
+//! CARGO_CFG_*.
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
@@ -47,9 +57,67 @@ fn main() {
             println!("cargo::rustc-cfg={name}");
         }
     }
+    host_tools();
     if !linux_like {
         println!(
             "cargo::warning=baresock is built and tested on Linux only; target_os={os} lacks capabilities the code relies on"
         );
+    }
+}
+
+/// The build host's tools that tests run, each with the cfg that says it is
+/// on PATH. Tests only: see the module docs.
+const HOST_TOOLS: [(&str, &str); 2] = [
+    ("strace", "has_strace"),
+    ("systemd-socket-activate", "has_systemd_socket_activate"),
+];
+
+/// Emits a cfg for each tool in HOST_TOOLS found on PATH, and asks cargo
+/// to run this script again when PATH changes or when a file is added to
+/// or removed from a PATH directory (that changes the directory's mtime),
+/// so a tool installed later is noticed without a clean build. With no
+/// change, nothing reruns and nothing rebuilds.
+fn host_tools() {
+    println!("cargo::rerun-if-env-changed=PATH");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    for dir in std::env::split_paths(&path) {
+        // An empty entry means the current directory; a relative one moves
+        // with it. Neither is a place a tool is installed.
+        if dir.is_absolute() && !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    for dir in &dirs {
+        // A directory that does not exist (yet) would make cargo rerun this
+        // script on every build; one created later changes PATH's meaning
+        // only if it is then given a tool, which a PATH edit or a rerun of
+        // a present directory will not see. Rare, and `cargo clean -p
+        // baresock` fixes it.
+        if dir.is_dir() {
+            println!("cargo::rerun-if-changed={}", dir.display());
+        }
+    }
+    for (tool, cfg) in HOST_TOOLS {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        if dirs.iter().any(|d| is_executable(&d.join(tool))) {
+            println!("cargo::rustc-cfg={cfg}");
+        }
+    }
+}
+
+/// A regular file (after symlinks) that someone may execute.
+fn is_executable(path: &std::path::Path) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.is_file() && meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_file()
     }
 }

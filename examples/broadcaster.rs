@@ -279,6 +279,6 @@ fn demo() -> io::Result<()> {
 fn show(addr: &SockAddr) -> String {
     match addr.as_socket() {
         Some(a) => a.to_string(),
-        None => format!("{addr:?}"),
+        None => addr.to_string(),
     }
 }

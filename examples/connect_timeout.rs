@@ -439,6 +439,6 @@ fn errno_text(e: &io::Error) -> String {
 fn show(addr: &SockAddr) -> String {
     match addr.as_socket() {
         Some(a) => a.to_string(),
-        None => format!("{addr:?}"),
+        None => addr.to_string(),
     }
 }

@@ -10,9 +10,11 @@
 //! a one-shot timer bounds the drain. The listening sockets come from
 //! systemd when it started us (socket activation: `LISTEN_PID`,
 //! `LISTEN_FDS`, fds 3, 4, ...), or we bind our own. SIGTERM (or SIGINT)
-//! starts a graceful drain: close the listener so new clients are refused,
-//! keep serving the clients we have until they hang up, then exit 0. SIGHUP
-//! prints the statistics at once. The same code runs on every backend.
+//! starts a graceful drain: accept the connections already queued (when
+//! no one else holds the listener), close the listener so new clients are
+//! refused, keep serving the clients we have until they hang up, then exit
+//! 0. SIGHUP prints the statistics at once. The same code runs on every
+//! backend.
 //!
 //! Syscalls: rt_sigprocmask (block_signals), signalfd4, timerfd_create,
 //! timerfd_settime, read (the timer's 8-byte count, the signal's
@@ -46,9 +48,12 @@
 //!   systemd-socket-activate -l 127.0.0.1:7777 systemd-socket-activate --datagram -l 127.0.0.1:7778 --fdname=tcp:udp target/debug/examples/daemon
 //!   ```
 //!
-//!   (connect with `nc 127.0.0.1 7777`, then send a datagram with
-//!   `nc -u 127.0.0.1 7778` to start it). Never `-l 7777` alone: that
-//!   listens on every interface.
+//!   The first TCP connect (`nc 127.0.0.1 7777`) starts it all: the outer
+//!   activator execs the inner one, which binds 127.0.0.1:7778, watches
+//!   both fds, finds the same connection still waiting on fd 3 and execs
+//!   the daemon at once. No datagram is needed (`nc -u 127.0.0.1 7778`
+//!   reaches the daemon after that; before the connect nothing listens on
+//!   7778). Never `-l 7777` alone: that listens on every interface.
 //!
 //! What to look for: `listening tcp ... (socket-activated, fd name "echo")`
 //! and the same pid as the activator (it execs the daemon in its own
@@ -61,7 +66,14 @@
 //! Arguments, all optional: `--backend select|select-growable|poll|epoll`
 //! (or `BARESOCK_BACKEND`; default epoll), `--serve`, `--listen ADDR`
 //! (default 127.0.0.1:0), `--stats-ms N` (default 1000, 100 in the
-//! demonstration), `--drain-secs N` (default 10).
+//! demonstration), `--drain-secs N` (default 10), `--only-copy` (the
+//! activator keeps no copy of the listener, as systemd-socket-activate,
+//! which execs the daemon: at SIGTERM, accept what is queued before
+//! closing it; always so for our own socket).
+//!
+//! Out of fds (`EMFILE`, `RLIMIT_NOFILE`), the daemon stops watching the
+//! listener until a connection closes: the clients wait in the kernel's
+//! accept queue and are served as fds free up.
 
 use baresock::activation;
 use baresock::poll::{
@@ -83,6 +95,9 @@ const UDP: Token = Token(4);
 const FIRST_CONN: usize = 16;
 /// A line longer than this is echoed in pieces.
 const MAX_LINE: usize = 8192;
+/// Room for any UDP datagram: the 16-bit length field less the headers
+/// leaves at most 65,527 bytes of payload (IPv6; IPv4: 65,507).
+const MAX_DATAGRAM: usize = 65_535;
 
 /// The signals this daemon reads from its signalfd.
 fn handled() -> SignalSet {
@@ -108,6 +123,9 @@ struct Stats {
     waits: u64,
     ticks: u64,
     missed: u64,
+    /// Times `accept4` failed with `EMFILE`/`ENFILE` and the listener was
+    /// set aside until a connection closed.
+    emfile_pauses: u64,
 }
 
 enum Outcome {
@@ -124,7 +142,14 @@ struct Daemon {
     deadline: Timer,
     drain_secs: u64,
     listener: Option<OwnedSocket>,
+    /// Whether the listener is deregistered because fds ran out.
+    paused: bool,
+    /// Whether closing our listener fd closes the socket: no other process
+    /// holds a copy (see `start_drain`).
+    only_copy: bool,
     udp: Option<OwnedSocket>,
+    /// The datagram buffer: room for the largest UDP payload.
+    dgram: Vec<u8>,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
     draining: bool,
@@ -165,7 +190,7 @@ impl Daemon {
                 Ok(None)
             }
             DEADLINE => self.on_deadline(),
-            LISTENER => self.accept().map(|()| None),
+            LISTENER => self.accept().map(|_| None),
             UDP => self.echo_datagram().map(|()| None),
             Token(t) => {
                 if let Some(id) = t.checked_sub(FIRST_CONN) {
@@ -203,11 +228,38 @@ impl Daemon {
 
     /// Stop accepting: the listener closes, so new clients are refused;
     /// the clients we have are served until they hang up.
+    ///
+    /// Closing the last fd of a listening socket resets every connection
+    /// still in its accept queue, though each client's `connect()` had
+    /// succeeded and its data is lost. So when ours is the only copy, the
+    /// queue is accepted first and those clients are served like the rest.
+    /// Ours is the only copy when we bound it, and when an activator that
+    /// execs us (systemd-socket-activate) passed it: `--only-copy` says so,
+    /// since no syscall tells how many fds share an open socket. systemd
+    /// keeps a copy of its own: the socket goes on listening after we exit
+    /// and what waits in the queue starts our next run, so we leave it.
+    /// (A connect that completes between the last `accept4` and the
+    /// `close` is still reset: the kernel has no "stop queueing" call.)
     fn start_drain(&mut self, signal: Signal, pid: u32) -> io::Result<()> {
+        let mut queued = String::new();
+        if self.only_copy && self.listener.is_some() {
+            let before = self.stats.accepted;
+            let out_of_fds = self.accept()?;
+            queued = format!(
+                ", took {} from the accept queue first",
+                self.stats.accepted - before
+            );
+            if out_of_fds {
+                queued.push_str(" (out of fds: the rest are reset)");
+            }
+        }
         self.draining = true;
-        // Deregister before close, always.
+        // Deregister before close, always (a paused listener already is).
         if let Some(l) = self.listener.take() {
-            self.poller.deregister(l.as_fd())?;
+            if !self.paused {
+                self.poller.deregister(l.as_fd())?;
+            }
+            self.paused = false;
         }
         if let Some(u) = self.udp.take() {
             self.poller.deregister(u.as_fd())?;
@@ -215,7 +267,7 @@ impl Daemon {
         self.deadline
             .set_once(Duration::from_secs(self.drain_secs))?;
         println!(
-            "{signal} from pid {pid}: draining: stopped accepting, waiting for {} connections (at most {} s)",
+            "{signal} from pid {pid}: draining: stopped accepting{queued}, waiting for {} connections (at most {} s)",
             self.open(),
             self.drain_secs
         );
@@ -238,14 +290,15 @@ impl Daemon {
     fn stats_line(&self) -> String {
         let s = &self.stats;
         format!(
-            "{} open, {} accepted, {} lines, {} datagrams, {} waits, {} ticks ({} missed)",
+            "{} open, {} accepted, {} lines, {} datagrams, {} waits, {} ticks ({} missed), {} EMFILE pauses",
             self.open(),
             s.accepted,
             s.lines,
             s.datagrams,
             s.waits,
             s.ticks,
-            s.missed
+            s.missed,
+            s.emfile_pauses
         )
     }
 
@@ -263,10 +316,11 @@ impl Daemon {
     }
 
     /// accept4 until WouldBlock: level mode would report the rest anyway,
-    /// but one wait per connection is a waste.
-    fn accept(&mut self) -> io::Result<()> {
+    /// but one wait per connection is a waste. Returns whether it stopped
+    /// because the process is out of fds.
+    fn accept(&mut self) -> io::Result<bool> {
         let Some(listener) = &self.listener else {
-            return Ok(());
+            return Ok(false);
         };
         loop {
             match listener.accept_nonblocking() {
@@ -294,7 +348,21 @@ impl Daemon {
                     });
                     self.stats.accepted += 1;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    // Out of fds (RLIMIT_NOFILE, or the system's limit).
+                    // The connection stays in the kernel's accept queue and
+                    // the listener stays readable, so watching it would
+                    // spin: set it aside until a connection closes and
+                    // frees an fd (`close`). Failing here would end the
+                    // daemon and reset every client it has.
+                    if !self.paused {
+                        self.poller.deregister(listener.as_fd())?;
+                        self.paused = true;
+                        self.stats.emfile_pauses += 1;
+                    }
+                    return Ok(true);
+                }
                 // The client gave up before we took it.
                 Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -307,8 +375,12 @@ impl Daemon {
         let Some(udp) = &self.udp else {
             return Ok(());
         };
-        let mut buf = [0u8; 2048];
-        match udp.recv_from(&mut buf) {
+        // A datagram longer than the buffer would be cut to it and the
+        // rest lost, without a word: the buffer holds the largest UDP
+        // payload (65,507 bytes over IPv4, 65,527 over IPv6), so every
+        // datagram arrives whole.
+        let buf = &mut self.dgram;
+        match udp.recv_from(buf) {
             Ok((n, from)) => {
                 self.stats.datagrams += 1;
                 // A datagram send either goes whole or fails; a full
@@ -386,6 +458,14 @@ impl Daemon {
             drop(conn);
             self.free.push(id);
             self.stats.closed += 1;
+            if self.paused {
+                // An fd is free again: watch the listener again.
+                if let Some(l) = &self.listener {
+                    self.poller
+                        .register(l.as_fd(), LISTENER, Interest::READABLE)?;
+                }
+                self.paused = false;
+            }
         }
         Ok(())
     }
@@ -408,6 +488,7 @@ struct Args {
     listen: SocketAddr,
     stats_ms: Option<u64>,
     drain_secs: u64,
+    only_copy: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -421,6 +502,7 @@ fn parse_args() -> Result<Args, String> {
         listen: "127.0.0.1:0".parse().unwrap(),
         stats_ms: None,
         drain_secs: 10,
+        only_copy: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -430,6 +512,7 @@ fn parse_args() -> Result<Args, String> {
                 args.backend = value("--backend")?.parse().map_err(|e| format!("{e}"))?;
             }
             "--serve" => args.serve = true,
+            "--only-copy" => args.only_copy = true,
             "--listen" => {
                 args.listen = value("--listen")?
                     .parse()
@@ -603,6 +686,8 @@ fn main() {
 
 fn run(args: Args) -> io::Result<i32> {
     let (tcp, udp, activated) = sockets(&args)?;
+    // Our own socket has no other copy; an activated one may (start_drain).
+    let only_copy = !activated || args.only_copy;
     let demo = !activated && !args.serve;
     let stats_every = Duration::from_millis(args.stats_ms.unwrap_or(if demo { 100 } else { 1000 }));
 
@@ -632,7 +717,10 @@ fn run(args: Args) -> io::Result<i32> {
         deadline,
         drain_secs: args.drain_secs,
         listener: Some(tcp),
+        paused: false,
+        only_copy,
         udp,
+        dgram: vec![0; MAX_DATAGRAM],
         conns: Vec::new(),
         free: Vec::new(),
         draining: false,

@@ -16,7 +16,10 @@
 //! - One `sendto` is one datagram is one `recvfrom`: what was sent arrives
 //!   whole (or not at all), with its length. Whole up to the buffer: the
 //!   listener reads into 99 bytes, as Beej's does, and a longer datagram
-//!   is cut there (see `misconceptions`, proof 6).
+//!   is cut there, the rest lost (see `misconceptions`, proof 6). Beej's
+//!   listener then prints 99 as the length; this one passes `MSG_TRUNC`
+//!   (Linux), so `recvfrom` returns the datagram's real length, and says
+//!   how much was lost.
 //! - `sendto` succeeding means the datagram left this socket, not that
 //!   anyone received it: UDP has no acknowledgement.
 //!
@@ -24,7 +27,7 @@
 //!
 //! Listener: `socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC, IPPROTO_IP)`,
 //! `setsockopt(SO_RCVTIMEO)`, `bind(127.0.0.1:PORT)`, `getsockname`, then
-//! `recvfrom(fd, buf, 99, 0, &from, &len)` per datagram, `close`.
+//! `recvfrom(fd, buf, 99, MSG_TRUNC, &from, &len)` per datagram, `close`.
 //!
 //! Talker: `socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC, IPPROTO_IP)`,
 //! `sendto(fd, msg, len, MSG_NOSIGNAL, 127.0.0.1:PORT, 16)`, `getsockname`
@@ -57,7 +60,7 @@
 //!   `bind` on the talker's fd.
 //! - `sendto(4, "hello, listener", 15, MSG_NOSIGNAL, {sa_family=AF_INET,
 //!   sin_port=htons(P), ...}, 16) = 15` in the talker, and `recvfrom(3,
-//!   "hello, listener", 99, 0, {sa_family=AF_INET, sin_port=htons(T),
+//!   "hello, listener", 99, MSG_TRUNC, {sa_family=AF_INET, sin_port=htons(T),
 //!   ...}, [128 => 16]) = 15` in the listener, where T is the port the
 //!   talker's `getsockname` shows.
 
@@ -67,7 +70,7 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use baresock::{Domain, OwnedSocket, Protocol, SockAddr, Type};
+use baresock::{Domain, MsgFlags, OwnedSocket, Protocol, SockAddr, Type};
 
 /// Beej's MYPORT, the default port of the listen role.
 const MY_PORT: u16 = 4950;
@@ -161,26 +164,39 @@ fn listen_loop(sock: &OwnedSocket, count: usize) -> io::Result<Vec<(Vec<u8>, Soc
     let mut interruptions = 0;
     while got.len() < count {
         println!("listener: waiting to recvfrom...");
-        let (n, from) = match sock.recv_from(&mut buf[..MAX_BUF_LEN - 1]) {
-            Ok(r) => r,
-            // EINTR: nothing received; wait again (bounded).
-            Err(e) if e.kind() == io::ErrorKind::Interrupted && interruptions < 100 => {
-                interruptions += 1;
-                continue;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                println!("listener: nothing came (SO_RCVTIMEO expired); stopping");
-                break;
-            }
-            Err(e) => return Err(e),
-        };
+        // MSG_TRUNC: on a datagram socket recvfrom returns the datagram's
+        // real length even when the buffer took less. Without it a
+        // 150-byte datagram reads as "99 bytes long", the rest gone
+        // without a word.
+        let (n, from) =
+            match sock.recv_from_with_flags(&mut buf[..MAX_BUF_LEN - 1], MsgFlags::TRUNC) {
+                Ok(r) => r,
+                // EINTR: nothing received; wait again (bounded).
+                Err(e) if e.kind() == io::ErrorKind::Interrupted && interruptions < 100 => {
+                    interruptions += 1;
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    println!("listener: nothing came (SO_RCVTIMEO expired); stopping");
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
         println!("listener: got packet from {}", show(&from));
         println!("listener: packet is {n} bytes long");
+        // Only the first `kept` bytes were written into the buffer.
+        let kept = n.min(MAX_BUF_LEN - 1);
+        if kept < n {
+            println!(
+                "listener: only the first {kept} bytes fit in the buffer; the other {} are lost",
+                n - kept
+            );
+        }
         println!(
             "listener: packet contains {:?}",
-            String::from_utf8_lossy(&buf[..n])
+            String::from_utf8_lossy(&buf[..kept])
         );
-        got.push((buf[..n].to_vec(), from));
+        got.push((buf[..kept].to_vec(), from));
     }
     Ok(got)
 }
@@ -247,6 +263,6 @@ fn demo() -> io::Result<()> {
 fn show(addr: &SockAddr) -> String {
     match addr.as_socket() {
         Some(a) => a.to_string(),
-        None => format!("{addr:?}"),
+        None => addr.to_string(),
     }
 }

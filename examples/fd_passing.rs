@@ -190,7 +190,7 @@ fn child(path: &Path) -> io::Result<()> {
     let listener = OwnedSocket::from(fd);
     let addr = listener.local_addr()?;
     println!(
-        "[child  {me}] received \"{note}\": fd {} is {addr:?}, close-on-exec {}",
+        "[child  {me}] received \"{note}\": fd {} is {addr}, close-on-exec {}",
         listener.as_raw_fd(),
         listener.cloexec()?
     );
@@ -205,7 +205,7 @@ fn child(path: &Path) -> io::Result<()> {
         "served by pid {me}: {}",
         String::from_utf8_lossy(&req[..n]).to_uppercase()
     );
-    println!("[child  {me}] accepted {peer:?}, replying");
+    println!("[child  {me}] accepted {peer}, replying");
     // A reply this small goes in one send on loopback; a real server loops
     // on partial writes.
     conn.send(reply.as_bytes())?;

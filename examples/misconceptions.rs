@@ -511,7 +511,7 @@ fn loopback(port: u16) -> SockAddr {
 fn show(addr: &SockAddr) -> String {
     match addr.as_socket() {
         Some(a) => a.to_string(),
-        None => format!("{addr:?}"),
+        None => addr.to_string(),
     }
 }
 

@@ -394,6 +394,11 @@ fn unix_pair() -> io::Result<(OwnedSocket, OwnedSocket)> {
 
 /// The same readiness question asked of select, poll and epoll in turn:
 /// which of two sockets can be read without blocking?
+///
+/// Every call is narrated as it was really made: the fds, sets, timeouts
+/// and `epoll_event.data` values below are computed from what the tour
+/// passed (and from `Interest`'s own `poll_events` / `epoll_events`), not
+/// written out as templates, so they read as the trace above them does.
 fn wait_for_readiness(
     left: &OwnedSocket,
     right: &OwnedSocket,
@@ -403,56 +408,304 @@ fn wait_for_readiness(
     say("it asks the kernel which ones are ready, then serves just those.");
     say("Three syscalls ask that question; baresock puts them behind one");
     say("trait, Poller, so the answers can be compared.");
+    // What is registered, in order: (name, fd, token).
+    let watched = [
+        ("right", right.as_raw_fd(), Token(1)),
+        ("client", client.as_raw_fd(), Token(2)),
+    ];
     for backend in [Backend::Select, Backend::Poll, Backend::Epoll] {
         say("");
-        let (create, wait_call) = match backend {
-            Backend::Select => (
-                "(no syscall: select keeps its fd sets in user space)",
-                "pselect6(nfds, [fds...], [], [], timeout, NULL)",
-            ),
-            Backend::Poll => (
-                "(no syscall: poll keeps its pollfd array in user space)",
-                "poll([{fd, events=POLLIN}...], 2, timeout)",
-            ),
-            _ => (
-                "epoll_create1(EPOLL_CLOEXEC): the interest list lives in the kernel",
-                "epoll_wait(epfd, [events...], 4, timeout)",
-            ),
+        let mut poller = match backend {
+            Backend::Epoll => {
+                say("Epoll: the interest list lives in the kernel, in an epoll instance.");
+                call(
+                    "let mut poller = Backend::Epoll.build()?",
+                    "epoll_create1(EPOLL_CLOEXEC)",
+                    backend.build(),
+                    |p| epoll_fd(p.as_ref()),
+                )?
+            }
+            _ => {
+                say(&format!(
+                    "{backend:?}: no syscall to create it: the {} lives in user space",
+                    if backend == Backend::Select {
+                        "fd set"
+                    } else {
+                        "pollfd array"
+                    }
+                ));
+                backend.build()?
+            }
         };
-        say(&format!("{backend:?}: {create}"));
-        let mut poller = backend.build()?;
-        // Register: no syscall for select and poll; epoll_ctl(ADD) for epoll.
-        poller.register(right.as_fd(), Token(1), Interest::READABLE)?;
-        poller.register(client.as_fd(), Token(2), Interest::READABLE)?;
+        let epfd = epoll_fd(poller.as_ref());
+        for (slot, &(name, fd, token)) in watched.iter().enumerate() {
+            let rust = format!(
+                "poller.register({name}.as_fd(), Token({}), Interest::READABLE)",
+                token.0
+            );
+            let result = poller.register(
+                if name == "right" {
+                    right.as_fd()
+                } else {
+                    client.as_fd()
+                },
+                token,
+                Interest::READABLE,
+            );
+            match backend {
+                Backend::Select => {
+                    result?;
+                    say(&rust);
+                    say(&format!(
+                        "  (no syscall: fd {fd} joins the read set, each wait hands it to the kernel)"
+                    ));
+                }
+                Backend::Poll => {
+                    result?;
+                    say(&rust);
+                    say(&format!(
+                        "  (no syscall: {{fd={fd}, events={}}} joins the pollfd array)",
+                        poll_flags(Interest::READABLE.poll_events())
+                    ));
+                }
+                _ => {
+                    call(
+                        &rust,
+                        format!(
+                            "epoll_ctl({epfd}, EPOLL_CTL_ADD, {fd}, {{events={}, data={{u32={slot}, u64={slot}}}}})",
+                            epoll_flags(Interest::READABLE.epoll_events())
+                        ),
+                        result,
+                        |()| "0".into(),
+                    )?;
+                    say(&format!(
+                        "data is not the token: it is slot {slot}, the poller's index into its own table of (fd, token, interest), where slot {slot} holds Token({}).",
+                        token.0
+                    ));
+                }
+            }
+        }
+        if backend == Backend::Epoll {
+            say("The kernel hands data back with each event; the table turns the slot into the");
+            say("token and drops what the interest did not ask for.");
+        }
         let mut events = Events::with_capacity(4);
         // Nothing is ready yet: a zero timeout answers at once with 0.
-        let n = poller.wait(&mut events, Some(Duration::ZERO))?;
-        say(&format!(
-            "  poller.wait(timeout 0) -> {wait_call} = {n}: nothing to read yet"
-        ));
-        left.send(b"ready?")?;
-        let n = poller.wait(&mut events, Some(Duration::from_secs(5)))?;
-        let which: Vec<String> = events
-            .iter()
-            .map(|e| format!("token {} readable={}", e.token().0, e.is_readable()))
-            .collect();
-        say(&format!(
-            "  left.send(\"ready?\"); poller.wait(timeout 5 s) = {n}: {}",
-            which.join(", ")
-        ));
+        for timeout in [Duration::ZERO, Duration::from_secs(5)] {
+            if !timeout.is_zero() {
+                let msg = b"ready?";
+                call(
+                    "left.send(b\"ready?\")",
+                    format!(
+                        "sendto({}, {}, {}, MSG_NOSIGNAL, NULL, 0)",
+                        left.as_raw_fd(),
+                        quoted(msg),
+                        msg.len()
+                    ),
+                    left.send(msg),
+                    |n| n.to_string(),
+                )?;
+            }
+            let result = poller.wait(&mut events, Some(timeout));
+            let syscall = wait_call(backend, &watched, &epfd, events.capacity(), timeout);
+            call(
+                &if timeout.is_zero() {
+                    "poller.wait(&mut events, Some(Duration::ZERO))".to_owned()
+                } else {
+                    format!(
+                        "poller.wait(&mut events, Some(Duration::from_secs({})))",
+                        timeout.as_secs()
+                    )
+                },
+                syscall,
+                result,
+                |&n| match (n, backend) {
+                    (0, Backend::Epoll) => {
+                        "0: the kernel wrote no event: nothing to read yet".into()
+                    }
+                    (0, _) => "0 (Timeout): nothing to read yet".into(),
+                    _ => {
+                        let which: Vec<String> = events
+                            .iter()
+                            .map(|e| {
+                                let (name, fd, _) = watched
+                                    .iter()
+                                    .find(|w| w.2 == e.token())
+                                    .copied()
+                                    .unwrap_or(("?", -1, e.token()));
+                                let how = match backend {
+                                    Backend::Select => format!(
+                                        "fd {fd} is still in the read set the kernel gave back"
+                                    ),
+                                    Backend::Poll => {
+                                        format!("fd {fd}'s revents say it can be read")
+                                    }
+                                    _ => {
+                                        let slot = watched
+                                            .iter()
+                                            .position(|w| w.2 == e.token())
+                                            .unwrap_or(0);
+                                        format!("an event with data {slot}: slot {slot}")
+                                    }
+                                };
+                                format!(
+                                    "{n}: {how}, which is Token({}) ({name}), readable={}",
+                                    e.token().0,
+                                    e.is_readable()
+                                )
+                            })
+                            .collect();
+                        which.join("; ")
+                    }
+                },
+            )?;
+        }
+        let n = events.len();
         if n != 1 || events.iter().next().map(|e| e.token()) != Some(Token(1)) {
             return Err(io::Error::other(format!(
-                "{backend:?}: expected only `right` (token 1) to be readable"
+                "{backend:?}: expected only `right` (Token(1)) to be readable"
             )));
         }
         // Level-triggered: the socket stays ready until it is read.
         let mut buf = [0u8; 16];
-        let got = right.recv(&mut buf)?;
-        say(&format!(
-            "  right.recv() = {got}: read it, so the next wait would not report it again"
-        ));
+        let got = right.recv(&mut buf);
+        let text = match &got {
+            Ok(n) => quoted(&buf[..*n]),
+            Err(_) => "buf".into(),
+        };
+        call(
+            "right.recv(&mut buf)",
+            format!("recvfrom({}, {text}, 16, 0, NULL, NULL)", right.as_raw_fd()),
+            got,
+            |n| format!("{n}: read it, so the next wait would not report it again"),
+        )?;
+        // Dropping the poller: epoll's instance is an fd, closed here.
+        drop(poller);
+        say("drop(poller)");
+        if backend == Backend::Epoll {
+            say(&format!(
+                "  close({epfd}): the epoll instance goes, and its interest list with it"
+            ));
+        } else {
+            say("  (no syscall: the set was only ever ours)");
+        }
     }
     Ok(())
+}
+
+/// The wait syscall a backend makes for the tour's registrations, as the
+/// trace prints it: select and poll hand their whole set to the kernel on
+/// every call; epoll names only its instance.
+fn wait_call(
+    backend: Backend,
+    watched: &[(&str, i32, Token)],
+    epfd: &str,
+    capacity: usize,
+    timeout: Duration,
+) -> String {
+    match backend {
+        Backend::Select => {
+            // nfds is the highest fd plus one; strace lists the set sorted.
+            let mut fds: Vec<i32> = watched.iter().map(|w| w.1).collect();
+            fds.sort_unstable();
+            let nfds = fds.last().map_or(0, |f| f + 1);
+            let set: Vec<String> = fds.iter().map(i32::to_string).collect();
+            // Only a read set: the write and except sets are NULL.
+            format!(
+                "pselect6({nfds}, [{}], NULL, NULL, {{tv_sec={}, tv_nsec={}}}, NULL)",
+                set.join(" "),
+                timeout.as_secs(),
+                timeout.subsec_nanos()
+            )
+        }
+        Backend::Poll => {
+            let fds: Vec<String> = watched
+                .iter()
+                .map(|w| {
+                    format!(
+                        "{{fd={}, events={}}}",
+                        w.1,
+                        poll_flags(Interest::READABLE.poll_events())
+                    )
+                })
+                .collect();
+            format!(
+                "poll([{}], {}, {})",
+                fds.join(", "),
+                watched.len(),
+                timeout.as_millis()
+            )
+        }
+        // The kernel writes the ready events into the poller's buffer of
+        // `capacity` entries (the trace shows what it wrote).
+        _ => format!(
+            "epoll_wait({epfd}, events, {capacity}, {})",
+            timeout.as_millis()
+        ),
+    }
+}
+
+/// The epoll instance's fd, read from the poller's Debug text (the one
+/// place the trait shows it), for the narration.
+fn epoll_fd(p: &dyn baresock::poll::Poller) -> String {
+    let debug = format!("{p:?}");
+    debug
+        .split("epfd: ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("epfd")
+        .to_owned()
+}
+
+/// `POLL*` bits as strace names them, lowest first.
+fn poll_flags(bits: i16) -> String {
+    let names = [
+        (libc::POLLIN, "POLLIN"),
+        (libc::POLLPRI, "POLLPRI"),
+        (libc::POLLOUT, "POLLOUT"),
+        (libc::POLLRDNORM, "POLLRDNORM"),
+        (libc::POLLRDBAND, "POLLRDBAND"),
+        (libc::POLLWRNORM, "POLLWRNORM"),
+        (libc::POLLWRBAND, "POLLWRBAND"),
+        (libc::POLLRDHUP, "POLLRDHUP"),
+    ];
+    flags(i64::from(bits), names.map(|(b, n)| (i64::from(b), n)))
+}
+
+/// `EPOLL*` bits as strace names them, lowest first.
+fn epoll_flags(bits: u32) -> String {
+    let names = [
+        (libc::EPOLLIN, "EPOLLIN"),
+        (libc::EPOLLPRI, "EPOLLPRI"),
+        (libc::EPOLLOUT, "EPOLLOUT"),
+        (libc::EPOLLRDNORM, "EPOLLRDNORM"),
+        (libc::EPOLLRDBAND, "EPOLLRDBAND"),
+        (libc::EPOLLWRNORM, "EPOLLWRNORM"),
+        (libc::EPOLLWRBAND, "EPOLLWRBAND"),
+        (libc::EPOLLRDHUP, "EPOLLRDHUP"),
+        (libc::EPOLLONESHOT, "EPOLLONESHOT"),
+        (libc::EPOLLET, "EPOLLET"),
+    ];
+    flags(
+        i64::from(bits),
+        names.map(|(b, n)| (i64::from(b as u32), n)),
+    )
+}
+
+fn flags<const N: usize>(bits: i64, names: [(i64, &str); N]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = bits;
+    for (b, n) in names {
+        if bits & b != 0 {
+            out.push(n.into());
+            rest &= !b;
+        }
+    }
+    if rest != 0 || out.is_empty() {
+        out.push(format!("{rest:#x}"));
+    }
+    out.join("|")
 }
 
 /// SO_TYPE, SO_DOMAIN and SO_PROTOCOL of each socket.

@@ -208,7 +208,7 @@ fn run(any: bool) -> io::Result<()> {
     let per_server = BATCH / servers.len();
     let mut replies = Vec::new();
     for s in &servers {
-        println!("server {:?}:", s.local_addr()?);
+        println!("server {}:", s.local_addr()?);
         for d in recv_batch(s, per_server)? {
             println!(
                 "  {:<18} -> {:<10} (ifindex {}) {:?}",
@@ -232,7 +232,7 @@ fn run(any: bool) -> io::Result<()> {
             .filter(|r| std::ptr::eq(r.0, s))
             .map(|r| (r.1.clone(), r.2, r.3))
             .collect();
-        println!("server {:?} replies:", s.local_addr()?);
+        println!("server {} replies:", s.local_addr()?);
         send_batch(s, &mine)?;
     }
 

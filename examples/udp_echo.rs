@@ -25,7 +25,7 @@
 //!
 //! Server thread: `socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC, IPPROTO_IP)`,
 //! `setsockopt(SO_RCVTIMEO)`, `bind(127.0.0.1:0)`, `getsockname`, then
-//! `recvfrom(fd, buf, 2048, 0, &from, &len)` / `sendto(fd, buf, n,
+//! `recvfrom(fd, buf, 65535, 0, &from, &len)` / `sendto(fd, buf, n,
 //! MSG_NOSIGNAL, &from, len)` pairs until it receives `quit`.
 //!
 //! Client (main thread):
@@ -64,11 +64,11 @@
 //! - `getsockname(4, {sa_family=AF_INET, sin_port=htons(0),
 //!   sin_addr=inet_addr("0.0.0.0")}, ...)` before the first `sendto`, and a
 //!   real port (address still 0.0.0.0) after it: the implicit bind.
-//! - `recvfrom(3, "ping 1", 2048, 0, {sa_family=AF_INET,
+//! - `recvfrom(3, "ping 1", 65535, 0, {sa_family=AF_INET,
 //!   sin_port=htons(PORT), ...}, [128 => 16]) = 6` in the server: the
 //!   sender's address arrives with every datagram.
 //! - `sendto(4, "", 0, MSG_NOSIGNAL, {...}, 16) = 0` and the server's
-//!   `recvfrom(3, "", 2048, ...) = 0`: an empty datagram.
+//!   `recvfrom(3, "", 65535, ...) = 0`: an empty datagram.
 //! - `sendto(5, "ping 5", 6, MSG_NOSIGNAL, NULL, 0) = 6` on the connected
 //!   socket: no address needed.
 //! - `recvfrom(7, 0x7fffbaf4f610, 64, 0, NULL, NULL) = -1 ECONNREFUSED
@@ -91,6 +91,8 @@ const SHORT_WAIT: Duration = Duration::from_millis(200);
 /// Upper bound on datagrams the demo server handles.
 const DEMO_MAX_DATAGRAMS: usize = 100;
 const QUIT: &[u8] = b"quit";
+/// Room for any UDP datagram: the 16-bit length field less the headers.
+const MAX_DATAGRAM: usize = 65_535;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -160,9 +162,11 @@ fn make_server(port: u16, idle: Duration) -> io::Result<OwnedSocket> {
 
 /// Echoes up to `max` datagrams; stops at `quit` or after the idle timeout.
 fn echo_loop(sock: &OwnedSocket, max: usize, who: &str) -> io::Result<usize> {
-    // 2048 bytes: enough for a line from nc. A longer datagram would be
-    // cut to 2048 and the rest lost (see the misconceptions example).
-    let mut buf = [0u8; 2048];
+    // A datagram longer than the buffer is cut to it and the rest lost,
+    // without a word (see the misconceptions example). 65,535 bytes hold
+    // the largest UDP payload (65,507 over IPv4, 65,527 over IPv6), so an
+    // echo server never cuts one; on the heap, not the thread's stack.
+    let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut echoed = 0;
     let mut interruptions = 0;
     while echoed < max {
@@ -181,9 +185,9 @@ fn echo_loop(sock: &OwnedSocket, max: usize, who: &str) -> io::Result<usize> {
         };
         let data = &buf[..n];
         println!(
-            "{who}: recvfrom = {n} from {}: {:?}",
+            "{who}: recvfrom = {n} from {}: {}",
             show(&from),
-            String::from_utf8_lossy(data)
+            preview(data)
         );
         if data.trim_ascii_end() == QUIT {
             return Ok(echoed);
@@ -363,9 +367,17 @@ fn unexpected<T: std::fmt::Debug>(what: &str, got: &io::Result<T>) -> io::Error 
     io::Error::other(format!("unexpected result of {what}: {got:?}"))
 }
 
+/// The bytes as a quoted string, cut at 32 bytes as strace cuts them (a
+/// datagram may be 64 KiB).
+fn preview(bytes: &[u8]) -> String {
+    let cut = bytes.len().min(32);
+    let more = if bytes.len() > cut { "..." } else { "" };
+    format!("{:?}{more}", String::from_utf8_lossy(&bytes[..cut]))
+}
+
 fn show(addr: &SockAddr) -> String {
     match addr.as_socket() {
         Some(a) => a.to_string(),
-        None => format!("{addr:?}"),
+        None => addr.to_string(),
     }
 }

@@ -15,6 +15,22 @@
 //! is there: a length shorter than the family's struct is an error, not a
 //! read of stale bytes (the bug class of nix issues 1479, 1680 and 1709).
 //!
+//! An address taken from the kernel (or from [`SockAddr::from_bytes`]) is
+//! one you can hand back: for a socket bound to a path of the full 108
+//! bytes, Linux reports 111 bytes (it appends a NUL past `sun_path`, see
+//! unix(7) BUGS), a length that `connect`, `sendto` and `bind` refuse with
+//! `EINVAL`. [`SockAddr`] cuts an `AF_UNIX` length to the 110 bytes of a
+//! `sockaddr_un` on the way in, so such an address is the one
+//! [`SockAddr::unix`] builds for the same path: equal, with the same hash,
+//! and accepted by the kernel. The bytes cut off are past `sun_path` and
+//! belong to no name ([`decode`] never reads them).
+//!
+//! # Printing
+//!
+//! `Debug` is unambiguous: distinct addresses (by their valid bytes, which
+//! is what equality compares) never print alike. `Display` is the short
+//! form for people and logs; [`SockAddr`]'s docs give both forms.
+//!
 //! # References
 //! [socket(7)](https://man7.org/linux/man-pages/man7/socket.7.html),
 //! [ip(7)](https://man7.org/linux/man-pages/man7/ip.7.html),
@@ -26,7 +42,9 @@ use std::fmt;
 use std::io;
 use std::mem::{offset_of, size_of};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::SocketAddr as UnixSocketAddr;
 use std::path::Path;
 
 use crate::Domain;
@@ -43,6 +61,9 @@ const FAMILY_LEN: usize = size_of::<libc::sa_family_t>();
 const SUN_PATH_OFFSET: usize = offset_of!(libc::sockaddr_un, sun_path);
 /// Size of `sockaddr_un.sun_path` on Linux: 108 bytes.
 pub const SUN_PATH_LEN: usize = size_of::<libc::sockaddr_un>() - SUN_PATH_OFFSET;
+/// Size of a `sockaddr_un`: 110 bytes, the most an `AF_UNIX` address may
+/// hold when handed to the kernel.
+const SUN_LEN: usize = size_of::<libc::sockaddr_un>();
 const SIN_LEN: usize = size_of::<libc::sockaddr_in>();
 const SIN6_LEN: usize = size_of::<libc::sockaddr_in6>();
 
@@ -61,7 +82,58 @@ static_assertions::const_assert_eq!(SIN6_LEN, 28);
 /// [`SockAddr::as_abstract_name`] or the general [`SockAddr::decode`].
 ///
 /// Equality compares the valid bytes (`len` and content), as the kernel
-/// would.
+/// would. An `AF_UNIX` length past the 110 bytes of a `sockaddr_un` (Linux
+/// reports 111 for a path of the full 108 bytes) is cut to 110 when the
+/// address comes from the kernel or from [`SockAddr::from_bytes`], so what
+/// the kernel hands out can be handed back, and equals what
+/// [`SockAddr::unix`] builds for the same path.
+///
+/// # Printing
+///
+/// `Debug` names the family and shows everything equality compares, so
+/// distinct addresses never print alike: `SockAddr(AF_INET 127.0.0.1:80)`,
+/// `SockAddr(AF_INET6 [fe80::1%2]:80)` (with ` flowinfo 0x…` when the flow
+/// info is not zero), `SockAddr(AF_UNIX "/run/x.sock")`,
+/// `SockAddr(AF_UNIX @"name")`, `SockAddr(AF_UNIX unnamed)`,
+/// `SockAddr(family 17, data 0102)`. Names are escaped as in `Display`
+/// below, with `"` also escaped. An address whose bytes are not the ones
+/// its decoded value encodes to (stale bytes after a path's NUL, a
+/// non-zero `sin_zero`, a path without its NUL counted) adds
+/// `, non-canonical bytes 0100…` in hex; an address [`decode`] refuses
+/// prints `SockAddr(invalid: <reason>, bytes …)`.
+///
+/// `Display` is the short form for people and logs:
+///
+/// - IPv4 and IPv6: std's form, `127.0.0.1:80`, `[::1]:80`,
+///   `[fe80::1%2]:80` (the scope id after `%`; like std, without the flow
+///   info).
+/// - A Unix path: the path as it is, with these escapes: `\\` for a
+///   backslash; `\0`, `\t`, `\n`, `\r` and `\u{…}` for control and
+///   other non-printable characters (Rust's `char::escape_debug`, quotes
+///   left alone); `\xNN` (two lowercase hex digits) for each byte that is
+///   not UTF-8. The first byte is also written as `\xNN` when the path
+///   would otherwise read as another kind of address: when it starts with
+///   `@` or `(`, or reads as an IP socket address (a relative path named
+///   `127.0.0.1:80` prints as `\x3127.0.0.1:80`).
+/// - An abstract name: `@` and the name, escaped the same way (`@` and
+///   `(` inside it are left alone); a NUL byte is `\0`.
+/// - The unnamed address: `(unnamed)`.
+/// - Another family: `(family 17: 0102)`, the bytes after the family in
+///   hex; an address [`decode`] refuses: `(invalid: 0200)`, all its bytes.
+///
+/// Two addresses that the constructors build or the kernel returns display
+/// alike only when they are equal, or are IPv6 addresses that differ only
+/// in flow info. (A non-canonical address from [`SockAddr::from_bytes`]
+/// displays as the address it decodes to.)
+///
+/// # Converting
+///
+/// `From<std::net::SocketAddr>` (and its V4, V6 halves) and
+/// `From<std::os::unix::net::SocketAddr>` are lossless. The way back is
+/// `TryFrom`, which fails with `InvalidInput` for another family. std's
+/// Unix type cannot be built for a path of the full 108 bytes (its
+/// `from_pathname` wants room for a NUL), so that one conversion fails too;
+/// the unnamed address converts (see the `TryFrom` impl for how).
 #[derive(Clone, Copy)]
 // repr(C) with the storage first: a pointer to a SockAddr is a pointer to
 // its sockaddr (sys/msg.rs's batched receive relies on it).
@@ -266,14 +338,19 @@ impl SockAddr {
 
     /// Records the length the kernel reported. A kernel length larger than
     /// the storage means the address was truncated: only the storage's
-    /// bytes are valid, so the length is clamped to them.
+    /// bytes are valid, so the length is clamped to them. An `AF_UNIX`
+    /// length past a `sockaddr_un` is cut to it ([`normal_len`]).
     pub(crate) fn set_len(&mut self, len: libc::socklen_t) {
-        self.len = len.min(Self::CAPACITY);
+        let len = len.min(Self::CAPACITY) as usize;
+        self.len = normal_len(&self.storage.0[..len]) as libc::socklen_t;
     }
 
     /// Builds an address from raw bytes (at most 128), as a fuzzer or a
     /// test would: no check of the content, which [`SockAddr::decode`]
-    /// reads back with all its length checks.
+    /// reads back with all its length checks. The one change is the
+    /// kernel's own: an `AF_UNIX` address longer than a `sockaddr_un` (110
+    /// bytes) is cut to 110, as an address from the kernel is, so that it
+    /// can be handed to the kernel (the bytes cut off belong to no name).
     ///
     /// # Errors
     ///
@@ -287,7 +364,7 @@ impl SockAddr {
         }
         let mut a = SockAddr::empty();
         a.storage.0[..bytes.len()].copy_from_slice(bytes);
-        a.len = bytes.len() as libc::socklen_t;
+        a.len = normal_len(bytes) as libc::socklen_t;
         Ok(a)
     }
 
@@ -313,13 +390,20 @@ impl SockAddr {
                 "Unix socket path is longer than sun_path (108 bytes)",
             ));
         }
+        Ok(Self::unix_path_bytes(bytes))
+    }
+
+    /// The pathname address for `bytes` (cut to 108), without checks.
+    fn unix_path_bytes(bytes: &[u8]) -> SockAddr {
+        let bytes = &bytes[..bytes.len().min(SUN_PATH_LEN)];
         let mut a = Self::unix_family();
         a.storage.0[SUN_PATH_OFFSET..SUN_PATH_OFFSET + bytes.len()].copy_from_slice(bytes);
-        // Count the NUL terminator when it fits, as glibc's SUN_LEN does; a
-        // path of the full 108 bytes goes without one (Linux accepts it).
+        // Count the NUL terminator when it fits, as glibc's SUN_LEN does and
+        // as the kernel reports it; a path of the full 108 bytes goes
+        // without one (Linux accepts it).
         let nul = usize::from(bytes.len() < SUN_PATH_LEN);
         a.len = (SUN_PATH_OFFSET + bytes.len() + nul) as libc::socklen_t;
-        Ok(a)
+        a
     }
 
     /// A Unix socket address in Linux's abstract namespace: `sun_path[0]` is
@@ -336,11 +420,17 @@ impl SockAddr {
                 "abstract Unix socket name is longer than 107 bytes",
             ));
         }
+        Ok(Self::unix_abstract_bytes(name))
+    }
+
+    /// The abstract address for `name` (cut to 107 bytes), without checks.
+    fn unix_abstract_bytes(name: &[u8]) -> SockAddr {
+        let name = &name[..name.len().min(SUN_PATH_LEN - 1)];
         let mut a = Self::unix_family();
         let start = SUN_PATH_OFFSET + 1;
         a.storage.0[start..start + name.len()].copy_from_slice(name);
         a.len = (start + name.len()) as libc::socklen_t;
-        Ok(a)
+        a
     }
 
     /// The unnamed Unix address: just the family, length 2. Binding it
@@ -436,6 +526,19 @@ impl SockAddr {
     }
 }
 
+/// The length an address keeps: its own, except that an `AF_UNIX` address
+/// is cut to the 110 bytes of a `sockaddr_un`. Linux reports 111 bytes for
+/// a socket bound to a path of the full 108 bytes (a NUL past `sun_path`),
+/// and refuses that length with `EINVAL` when it is handed back.
+fn normal_len(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    if len > SUN_LEN && read_u16_ne(bytes, 0) == libc::AF_UNIX as libc::sa_family_t {
+        SUN_LEN
+    } else {
+        len
+    }
+}
+
 fn invalid(msg: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
@@ -517,21 +620,212 @@ impl std::hash::Hash for SockAddr {
     }
 }
 
+/// Bytes as text for [`SockAddr`]'s `Debug` and `Display`: UTF-8 as is but
+/// for `char::escape_debug`'s escapes (quotes left alone, or `"` escaped
+/// when `quoted`), `\xNN` for each byte that is not UTF-8, and, with
+/// `guard_first`, the first byte as `\xNN` too. Every output reads back to
+/// one byte string: a backslash only ever starts an escape.
+struct Escaped<'a> {
+    bytes: &'a [u8],
+    quoted: bool,
+    guard_first: bool,
+}
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.bytes;
+        if self.guard_first {
+            if let Some((&b, tail)) = rest.split_first() {
+                write!(f, "\\x{b:02x}")?;
+                rest = tail;
+            }
+        }
+        for chunk in rest.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '"' if self.quoted => f.write_str("\\\"")?,
+                    '"' | '\'' => write!(f, "{c}")?,
+                    _ => write!(f, "{}", c.escape_debug())?,
+                }
+            }
+            for b in chunk.invalid() {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Bytes as lowercase hex, two digits each.
+struct Hex<'a>(&'a [u8]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+/// Whether a path, printed as is, would read as another kind of address
+/// in `Display`: an abstract name (`@…`), `(unnamed)` or another `(…)`
+/// form, or an IP socket address.
+fn path_needs_guard(path: &[u8]) -> bool {
+    matches!(path.first(), Some(b'@' | b'('))
+        || std::str::from_utf8(path).is_ok_and(|p| p.parse::<SocketAddr>().is_ok())
+}
+
+impl SockAddr {
+    /// The address the decoded value encodes to, if it decodes: equal to
+    /// `self` when `self` is in the form the constructors and the kernel
+    /// produce.
+    fn canonical(&self) -> Option<SockAddr> {
+        match self.decode().ok()? {
+            Addr::V4(a) => Some(a.into()),
+            Addr::V6(a) => Some(a.into()),
+            Addr::UnixPath(p) => Some(SockAddr::unix_path_bytes(p.as_os_str().as_bytes())),
+            Addr::UnixAbstract(n) => Some(SockAddr::unix_abstract_bytes(n)),
+            Addr::UnixUnnamed => Some(SockAddr::unix_unnamed()),
+            Addr::Other { .. } => Some(*self),
+        }
+    }
+}
+
 impl fmt::Debug for SockAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quoted = |bytes| Escaped {
+            bytes,
+            quoted: true,
+            guard_first: false,
+        };
         match self.decode() {
-            Ok(Addr::V4(a)) => write!(f, "SockAddr(AF_INET {a})"),
-            Ok(Addr::V6(a)) => write!(f, "SockAddr(AF_INET6 {a})"),
-            Ok(Addr::UnixPath(p)) => write!(f, "SockAddr(AF_UNIX {p:?})"),
-            Ok(Addr::UnixAbstract(n)) => {
-                write!(f, "SockAddr(AF_UNIX @{:?})", String::from_utf8_lossy(n))
+            Ok(Addr::V4(a)) => write!(f, "SockAddr(AF_INET {a}")?,
+            Ok(Addr::V6(a)) => {
+                write!(f, "SockAddr(AF_INET6 {a}")?;
+                if a.flowinfo() != 0 {
+                    write!(f, " flowinfo {:#x}", a.flowinfo())?;
+                }
             }
-            Ok(Addr::UnixUnnamed) => write!(f, "SockAddr(AF_UNIX unnamed)"),
+            Ok(Addr::UnixPath(p)) => write!(
+                f,
+                "SockAddr(AF_UNIX \"{}\"",
+                quoted(p.as_os_str().as_bytes())
+            )?,
+            Ok(Addr::UnixAbstract(n)) => write!(f, "SockAddr(AF_UNIX @\"{}\"", quoted(n))?,
+            Ok(Addr::UnixUnnamed) => write!(f, "SockAddr(AF_UNIX unnamed")?,
             Ok(Addr::Other { family, data }) => {
-                write!(f, "SockAddr(family {family}, {} bytes)", data.len())
+                write!(f, "SockAddr(family {family}, data {}", Hex(data))?
             }
-            Err(e) => write!(f, "SockAddr(invalid: {e})"),
+            Err(e) => {
+                return write!(f, "SockAddr(invalid: {e}, bytes {})", Hex(self.as_bytes()));
+            }
         }
+        if self.canonical().as_ref() != Some(self) {
+            write!(f, ", non-canonical bytes {}", Hex(self.as_bytes()))?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl fmt::Display for SockAddr {
+    /// The short form described in [`SockAddr`]'s docs: std's for IP,
+    /// the escaped path, `@name` or `(unnamed)` for Unix.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.decode() {
+            Ok(Addr::V4(a)) => write!(f, "{a}"),
+            Ok(Addr::V6(a)) => write!(f, "{a}"),
+            Ok(Addr::UnixPath(p)) => {
+                let bytes = p.as_os_str().as_bytes();
+                let e = Escaped {
+                    bytes,
+                    quoted: false,
+                    guard_first: path_needs_guard(bytes),
+                };
+                write!(f, "{e}")
+            }
+            Ok(Addr::UnixAbstract(n)) => {
+                let e = Escaped {
+                    bytes: n,
+                    quoted: false,
+                    guard_first: false,
+                };
+                write!(f, "@{e}")
+            }
+            Ok(Addr::UnixUnnamed) => f.write_str("(unnamed)"),
+            Ok(Addr::Other { family, data }) => write!(f, "(family {family}: {})", Hex(data)),
+            Err(_) => write!(f, "(invalid: {})", Hex(self.as_bytes())),
+        }
+    }
+}
+
+impl From<&UnixSocketAddr> for SockAddr {
+    /// The same Unix address: a path, an abstract name or unnamed, byte
+    /// for byte (a path of the full 108 bytes included, which std can hold
+    /// when the kernel reported it). No syscall.
+    fn from(a: &UnixSocketAddr) -> SockAddr {
+        if let Some(p) = a.as_pathname() {
+            SockAddr::unix_path_bytes(p.as_os_str().as_bytes())
+        } else if let Some(n) = a.as_abstract_name() {
+            SockAddr::unix_abstract_bytes(n)
+        } else {
+            SockAddr::unix_unnamed()
+        }
+    }
+}
+
+impl From<UnixSocketAddr> for SockAddr {
+    /// As `From<&std::os::unix::net::SocketAddr>`.
+    fn from(a: UnixSocketAddr) -> SockAddr {
+        SockAddr::from(&a)
+    }
+}
+
+impl TryFrom<&SockAddr> for UnixSocketAddr {
+    type Error = io::Error;
+
+    /// The same Unix address as std's type, built without a syscall: a path
+    /// with `SocketAddr::from_pathname`, an abstract name with
+    /// `SocketAddrExt::from_abstract_name`. std has no constructor for the
+    /// unnamed address; `from_pathname("")` builds it (std's encoder gives
+    /// an empty path the length of the family alone, which std reads back
+    /// as unnamed), and the result is checked with `is_unnamed`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when the address is not a complete `AF_UNIX` one, or
+    /// is a path of the full 108 bytes: std's `from_pathname` refuses a
+    /// path with no room for a NUL terminator (std holds such an address
+    /// only when the kernel reported it). `Unsupported` if std ever stops
+    /// reading an empty path as the unnamed address.
+    fn try_from(a: &SockAddr) -> io::Result<UnixSocketAddr> {
+        match a.decode() {
+            Ok(Addr::UnixPath(p)) => UnixSocketAddr::from_pathname(p),
+            Ok(Addr::UnixAbstract(n)) => UnixSocketAddr::from_abstract_name(n),
+            Ok(Addr::UnixUnnamed) => {
+                let u = UnixSocketAddr::from_pathname("")?;
+                if u.is_unnamed() {
+                    Ok(u)
+                } else {
+                    Err(io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        "std cannot build the unnamed Unix address",
+                    ))
+                }
+            }
+            _ => Err(invalid("socket address is not a Unix address")),
+        }
+    }
+}
+
+impl TryFrom<SockAddr> for UnixSocketAddr {
+    type Error = io::Error;
+
+    /// As `TryFrom<&SockAddr>`.
+    ///
+    /// # Errors
+    ///
+    /// As `TryFrom<&SockAddr>`: `InvalidInput` for an address that is not
+    /// `AF_UNIX` or a path of the full 108 bytes.
+    fn try_from(a: SockAddr) -> io::Result<UnixSocketAddr> {
+        UnixSocketAddr::try_from(&a)
     }
 }
 

@@ -1,5 +1,6 @@
-//! Socket activation for real, under `systemd-socket-activate` (on the
-//! machine image; Debian's systemd package).
+//! Socket activation for real, under `systemd-socket-activate` (Debian's
+//! systemd package). The two cases that run it are ignored with the reason
+//! `needs systemd-socket-activate` when build.rs did not find it on PATH.
 //!
 //! A test binary of its own with `harness = false`: the activated process
 //! is this same binary, re-executed with `BARESOCK_ACTIVATION_CHILD` naming
@@ -7,7 +8,8 @@
 //! other tests' threads, so the child does it alone in its own process.
 //!
 //! The activator listens on fixed 127.0.0.1 ports only (never `-l PORT`
-//! alone, which listens on every interface).
+//! alone, which listens on every interface). What the activator and the
+//! children print goes to a pipe, shown only when a case fails.
 // The child's environment, fd 3 set-up and borrowing fd 3 need unsafe.
 #![allow(unsafe_code)]
 
@@ -19,6 +21,9 @@ use std::time::{Duration, Instant};
 
 use baresock::activation::{self, ActivatedSocket};
 use baresock::{Domain, Type};
+
+mod common;
+use common::{NEEDS_SYSTEMD_SOCKET_ACTIVATE, PlainTest, run_plain_tests};
 
 const ROLE: &str = "BARESOCK_ACTIVATION_CHILD";
 
@@ -38,69 +43,35 @@ fn main() {
         };
         std::process::exit(code);
     }
-    if std::env::args().any(|a| a == "--list") {
-        for t in TESTS {
-            println!("{}: test", t.0);
-        }
-        return;
-    }
-    // None of these tests is ignored: `--ignored` (CI's root-only stage)
-    // selects none of them.
-    let only_ignored = std::env::args().any(|a| a == "--ignored");
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let (mut passed, mut failed) = (0, 0);
-    for (name, f) in TESTS {
-        if only_ignored || (!filter.is_empty() && !filter.iter().any(|p| name.contains(p.as_str())))
-        {
-            continue;
-        }
-        match std::panic::catch_unwind(f) {
-            Ok(()) => {
-                println!("test {name} ... ok");
-                passed += 1;
-            }
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
-            }
-        }
-    }
-    // The same closing line as libtest's, which CI's summary reads.
-    println!(
-        "test result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out",
-        if failed == 0 { "ok" } else { "FAILED" }
-    );
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    run_plain_tests(TESTS);
 }
 
-type Test = (&'static str, fn());
-
-const TESTS: &[Test] = &[
+const TESTS: &[PlainTest] = &[
     (
         "tcp_listener_is_adopted_under_systemd_socket_activate",
         tcp_listener_is_adopted,
+        NEEDS_SYSTEMD_SOCKET_ACTIVATE,
     ),
     (
         "tcp_and_udp_under_nested_activators_keep_names_in_order",
         tcp_and_udp_nested,
+        NEEDS_SYSTEMD_SOCKET_ACTIVATE,
     ),
     (
         "not_a_socket_is_refused_without_closing_it",
         not_a_socket_is_refused,
+        None,
     ),
-    ("closed_fd_is_ebadf", closed_fd_is_ebadf),
+    ("closed_fd_is_ebadf", closed_fd_is_ebadf, None),
     (
         "inherited_variables_for_another_pid_mean_not_activated",
         other_pid_is_not_activated,
+        None,
     ),
     (
         "bad_variables_are_a_clear_error",
         bad_variables_are_an_error,
+        None,
     ),
 ];
 
@@ -232,20 +203,65 @@ fn free_port_udp() -> u16 {
         .port()
 }
 
-/// Kills and reaps the child on every path out of a test.
-struct Reaped(Child);
+/// A child, killed and reaped on every path out of a test. Its stderr
+/// (the activator's `Listening on ...`, a child's complaint) goes to a
+/// pipe and is shown only when the test fails, so a passing run prints
+/// nothing but the test lines.
+struct Reaped {
+    child: Child,
+    stderr: Option<std::thread::JoinHandle<Vec<u8>>>,
+}
+
+impl Reaped {
+    /// Spawns `cmd` (`what` names it in a failure) with stderr piped.
+    fn spawn(cmd: &mut Command, what: &str) -> Reaped {
+        let mut child = cmd
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+        let mut pipe = child.stderr.take().expect("piped stderr");
+        let stderr = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            buf
+        });
+        Reaped {
+            child,
+            stderr: Some(stderr),
+        }
+    }
+}
 
 impl Drop for Reaped {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let Some(stderr) = self.stderr.take() else {
+            return;
+        };
+        if !std::thread::panicking() {
+            return;
+        }
+        // The pipe ends when the last process holding it exits; bounded, in
+        // case one outlived the child.
+        let start = Instant::now();
+        while !stderr.is_finished() && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if stderr.is_finished() {
+            let text = stderr.join().unwrap_or_default();
+            eprintln!(
+                "--- stderr of the child:\n{}--- end",
+                String::from_utf8_lossy(&text)
+            );
+        }
     }
 }
 
 fn wait_exit(child: &mut Reaped, limit: Duration) -> ExitStatus {
     let start = Instant::now();
     loop {
-        if let Some(st) = child.0.try_wait().unwrap() {
+        if let Some(st) = child.child.try_wait().unwrap() {
             return st;
         }
         assert!(
@@ -274,27 +290,23 @@ fn connect_when_ready(port: u16) -> TcpStream {
 
 fn activator() -> Command {
     let mut c = Command::new("systemd-socket-activate");
-    c.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+    c.stdin(Stdio::null()).stdout(Stdio::null());
     c
 }
 
 fn tcp_listener_is_adopted() {
     let port = free_port_tcp();
     let exe = std::env::current_exe().unwrap();
-    let child = activator()
-        .args([
-            "-l",
-            &format!("127.0.0.1:{port}"),
-            "--fdname=web",
-            "-E",
-            &format!("{ROLE}=tcp"),
-        ])
-        .arg(&exe)
-        .spawn()
-        .expect("systemd-socket-activate is on the machine image");
-    let mut child = Reaped(child);
+    let mut cmd = activator();
+    cmd.args([
+        "-l",
+        &format!("127.0.0.1:{port}"),
+        "--fdname=web",
+        "-E",
+        &format!("{ROLE}=tcp"),
+    ])
+    .arg(&exe);
+    let mut child = Reaped::spawn(&mut cmd, "systemd-socket-activate");
     let mut s = connect_when_ready(port);
     s.write_all(b"hello\n").unwrap();
     let mut reply = String::new();
@@ -316,24 +328,22 @@ fn tcp_and_udp_nested() {
     // --datagram applies to every -l of one run, so TCP plus UDP takes two
     // activators; the inner one passes the outer's fd through and must name
     // every fd in order (the outer's names are dropped).
-    let child = activator()
-        .args([
-            "-l",
-            &format!("127.0.0.1:{tport}"),
-            "systemd-socket-activate",
-            "--datagram",
-        ])
-        .args([
-            "-l",
-            &format!("127.0.0.1:{uport}"),
-            "--fdname=tcp:udp",
-            "-E",
-            &format!("{ROLE}=tcp+udp"),
-        ])
-        .arg(&exe)
-        .spawn()
-        .expect("systemd-socket-activate is on the machine image");
-    let mut child = Reaped(child);
+    let mut cmd = activator();
+    cmd.args([
+        "-l",
+        &format!("127.0.0.1:{tport}"),
+        "systemd-socket-activate",
+        "--datagram",
+    ])
+    .args([
+        "-l",
+        &format!("127.0.0.1:{uport}"),
+        "--fdname=tcp:udp",
+        "-E",
+        &format!("{ROLE}=tcp+udp"),
+    ])
+    .arg(&exe);
+    let mut child = Reaped::spawn(&mut cmd, "systemd-socket-activate");
     let mut s = connect_when_ready(tport);
     s.write_all(b"both\n").unwrap();
     // The inner activator starts the child once its own socket sees
@@ -399,7 +409,7 @@ fn run_with_fd3(role: &str, fd3: Option<OwnedFd>) -> ExitStatus {
             }
         });
     }
-    let mut child = Reaped(c.spawn().unwrap());
+    let mut child = Reaped::spawn(&mut c, "this test as the child");
     let st = wait_exit(&mut child, Duration::from_secs(30));
     drop(fd3);
     st
@@ -422,7 +432,7 @@ fn other_pid_is_not_activated() {
         .env("LISTEN_PID", "1")
         .env("LISTEN_FDS", "1")
         .stdin(Stdio::null());
-    let mut child = Reaped(c.spawn().unwrap());
+    let mut child = Reaped::spawn(&mut c, "this test as the child");
     assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
 }
 
@@ -434,7 +444,7 @@ fn bad_variables_are_an_error() {
             .env("LISTEN_PID", "self")
             .env("LISTEN_FDS", fds)
             .stdin(Stdio::null());
-        let mut child = Reaped(c.spawn().unwrap());
+        let mut child = Reaped::spawn(&mut c, "this test as the child");
         assert!(
             wait_exit(&mut child, Duration::from_secs(30)).success(),
             "LISTEN_FDS={fds}"

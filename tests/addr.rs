@@ -190,6 +190,26 @@ fn unix_path_of_108_bytes_has_no_nul() {
     kernel.push(0);
     let k = SockAddr::from_bytes(&kernel).unwrap();
     assert_eq!(k.as_unix_path(), Some(Path::new(&p)));
+    // Taken in, it is cut to the 110 bytes the kernel accepts back: the
+    // address SockAddr::unix builds, equal and with the same hash.
+    assert_eq!(k.len(), 110);
+    assert_eq!(k, ours);
+    let s = RandomState::new();
+    assert_eq!(s.hash_one(k), s.hash_one(ours));
+    assert_eq!(format!("{k:?}"), format!("{ours:?}"));
+    // Whatever follows sun_path (up to the 128 bytes of the storage) is
+    // cut the same way; a 107-byte path as the kernel reports it (110
+    // bytes, the NUL inside sun_path) is kept as it is.
+    kernel.resize(128, 0xee);
+    assert_eq!(SockAddr::from_bytes(&kernel).unwrap(), ours);
+    let p107 = SockAddr::unix("p".repeat(107)).unwrap();
+    assert_eq!(SockAddr::from_bytes(p107.as_bytes()).unwrap().len(), 110);
+    // Abstract names of the most bytes are 110 long and kept.
+    let a = SockAddr::unix_abstract(&[7; 107]).unwrap();
+    assert_eq!(SockAddr::from_bytes(a.as_bytes()).unwrap(), a);
+    // Other families keep a length past 110.
+    let other = [0x11u8; 120];
+    assert_eq!(SockAddr::from_bytes(&other).unwrap().len(), 120);
 }
 
 #[test]
@@ -356,8 +376,15 @@ fn every_length_of_random_bytes_decodes_without_panic() {
             // The same bytes through SockAddr: every accessor agrees with
             // decode and none panics, Debug included.
             let a = SockAddr::from_bytes(&b).unwrap();
-            assert_eq!(a.as_bytes(), &b[..]);
-            assert_eq!(a.len() as usize, len);
+            // An AF_UNIX length past a sockaddr_un (110) is cut to it, as
+            // the kernel would refuse it; every other length is kept.
+            let kept = if len > 110 && b[..2] == AF_UNIX.to_ne_bytes() {
+                110
+            } else {
+                len
+            };
+            assert_eq!(a.as_bytes(), &b[..kept]);
+            assert_eq!(a.len() as usize, kept);
             assert_eq!(a.decode(), decode(&b));
             let _ = (a.as_socket(), a.as_unix_path(), a.as_abstract_name());
             assert_eq!(a.family().is_some(), len >= 2);
@@ -473,11 +500,11 @@ fn debug_names_the_family_and_the_address() {
         (SockAddr::unix_unnamed(), "SockAddr(AF_UNIX unnamed)"),
         (
             SockAddr::from_bytes(&[0x11, 0x00, 1, 2, 3]).unwrap(),
-            "SockAddr(family 17, 3 bytes)",
+            "SockAddr(family 17, data 010203)",
         ),
         (
             SockAddr::from_bytes(&[]).unwrap(),
-            "SockAddr(invalid: socket address of 0 bytes has no room for a family field)",
+            "SockAddr(invalid: socket address of 0 bytes has no room for a family field, bytes )",
         ),
     ];
     for (a, want) in cases {
@@ -486,8 +513,269 @@ fn debug_names_the_family_and_the_address() {
     let cut = SockAddr::from_bytes(&[2, 0, 0, 80]).unwrap();
     assert_eq!(
         format!("{cut:?}"),
-        "SockAddr(invalid: socket address of family 2 is 4 bytes long, its struct needs 16)"
+        "SockAddr(invalid: socket address of family 2 is 4 bytes long, its struct needs 16, bytes 02000050)"
     );
+}
+
+#[test]
+fn debug_shows_every_byte_equality_compares() {
+    let pairs: [(SockAddr, SockAddr); 5] = [
+        // Non-UTF-8 abstract names: both printed as @"\u{fffd}" before.
+        (
+            SockAddr::unix_abstract(&[0xff]).unwrap(),
+            SockAddr::unix_abstract(&[0xfe]).unwrap(),
+        ),
+        // IPv6 flow info, which equality counts.
+        (
+            SockAddr::from(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 1, 0, 0)),
+            SockAddr::from(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 1, 7, 0)),
+        ),
+        // Other families: same length, other bytes.
+        (
+            SockAddr::from_bytes(&[0x11, 0, 1]).unwrap(),
+            SockAddr::from_bytes(&[0x11, 0, 2]).unwrap(),
+        ),
+        // Refused by decode: same length, other bytes.
+        (
+            SockAddr::from_bytes(&[2, 0, 0, 80]).unwrap(),
+            SockAddr::from_bytes(&[2, 0, 0, 81]).unwrap(),
+        ),
+        // One path, with and without its NUL counted (nix's form).
+        (
+            SockAddr::unix("/x").unwrap(),
+            SockAddr::from_bytes(&[AF_UNIX as u8, 0, b'/', b'x']).unwrap(),
+        ),
+    ];
+    for (a, b) in pairs {
+        assert_ne!(a, b);
+        assert_ne!(format!("{a:?}"), format!("{b:?}"), "{a:?}");
+    }
+    assert_eq!(
+        format!("{:?}", SockAddr::unix_abstract(&[0xff]).unwrap()),
+        r#"SockAddr(AF_UNIX @"\xff")"#
+    );
+    assert_eq!(
+        format!(
+            "{:?}",
+            SockAddr::from(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 1, 0x12345, 0))
+        ),
+        "SockAddr(AF_INET6 [::1]:1 flowinfo 0x12345)"
+    );
+    assert_eq!(
+        format!("{:?}", SockAddr::unix(r#"/a"b\c"#).unwrap()),
+        r#"SockAddr(AF_UNIX "/a\"b\\c")"#
+    );
+}
+
+/// Random addresses of every kind, in the form the constructors build.
+fn canonical_samples(rng: &mut Rng) -> Vec<SockAddr> {
+    let mut v = Vec::new();
+    for _ in 0..3000 {
+        let r = rng.next();
+        // Short names from a small alphabet, so that near-collisions
+        // (escapes, quotes, @, digits, NULs, non-UTF-8) are common.
+        let alphabet = b"@(.:1\\x\"'/\0\n\xff\xfe\xc3\xa9";
+        let n = 1 + (r % 4) as usize;
+        let name: Vec<u8> = (0..n)
+            .map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize])
+            .collect();
+        match (r >> 8) % 6 {
+            0 => v.push(SockAddr::from(SocketAddrV4::new(
+                Ipv4Addr::from(rng.next() as u32 & 0x0101_0101),
+                rng.next() as u16 & 3,
+            ))),
+            1 => v.push(SockAddr::from(SocketAddrV6::new(
+                Ipv6Addr::from(u128::from(rng.next() as u8 & 3)),
+                rng.next() as u16 & 3,
+                0,
+                rng.next() as u32 & 3,
+            ))),
+            2 | 3 => {
+                if let Ok(a) = SockAddr::unix(std::ffi::OsStr::from_bytes(&name)) {
+                    v.push(a);
+                }
+            }
+            4 => v.push(SockAddr::unix_abstract(&name).unwrap()),
+            _ => v.push(SockAddr::unix_unnamed()),
+        }
+    }
+    // The pairs a careless form would print alike.
+    for (a, b) in [
+        (&b"@x"[..], &b"x"[..]),
+        (b"(unnamed)", b""),
+        (b"127.0.0.1:80", b"[::1]:80"),
+        (b"\\xff", b"\xff"),
+        (b"\\0", b"\0"),
+    ] {
+        if let Ok(p) = SockAddr::unix(std::ffi::OsStr::from_bytes(a)) {
+            v.push(p);
+        }
+        v.push(SockAddr::unix_abstract(a).unwrap());
+        v.push(SockAddr::unix_abstract(b).unwrap());
+    }
+    v.push(SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 80)));
+    v.push(SockAddr::from(SocketAddrV6::new(
+        Ipv6Addr::LOCALHOST,
+        80,
+        0,
+        0,
+    )));
+    v
+}
+
+/// Asserts that `print` gives distinct strings to distinct addresses.
+#[track_caller]
+fn assert_injective(addrs: &[SockAddr], print: impl Fn(&SockAddr) -> String) {
+    let mut seen = std::collections::HashMap::new();
+    for a in addrs {
+        if let Some(other) = seen.insert(print(a), *a) {
+            assert_eq!(other, *a, "{other:?} and {a:?} print as {}", print(a));
+        }
+    }
+}
+
+#[test]
+fn debug_of_any_bytes_and_display_of_canonical_addresses_are_unambiguous() {
+    let mut rng = Rng(0x5eed_0004);
+    let canon = canonical_samples(&mut rng);
+    assert_injective(&canon, |a| format!("{a}"));
+    assert_injective(&canon, |a| format!("{a:?}"));
+    // Debug, over raw bytes of every family and length as well.
+    let mut raw = canon.clone();
+    for len in 0..=40usize {
+        for fam in [AF_INET, AF_INET6, AF_UNIX, 0x11] {
+            for _ in 0..8 {
+                let mut b: Vec<u8> = (0..len).map(|_| rng.next() as u8 & 0x81).collect();
+                if len >= 2 {
+                    b[..2].copy_from_slice(&fam.to_ne_bytes());
+                }
+                raw.push(SockAddr::from_bytes(&b).unwrap());
+            }
+        }
+    }
+    assert_injective(&raw, |a| format!("{a:?}"));
+}
+
+#[test]
+fn display_is_std_for_ip_and_escaped_for_unix() {
+    let os = |b: &[u8]| SockAddr::unix(std::ffi::OsStr::from_bytes(b)).unwrap();
+    let cases: Vec<(SockAddr, &str)> = vec![
+        (
+            SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 80)),
+            "127.0.0.1:80",
+        ),
+        (
+            SockAddr::from(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 80, 0, 0)),
+            "[::1]:80",
+        ),
+        (
+            SockAddr::from(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 80, 9, 2)),
+            "[::1%2]:80",
+        ),
+        (SockAddr::unix("/run/x.sock").unwrap(), "/run/x.sock"),
+        (SockAddr::unix("rel/ünï code").unwrap(), "rel/ünï code"),
+        (os(b"/tmp/\xff\xfe"), r"/tmp/\xff\xfe"),
+        (os(b"/a\\b\n\t\"'"), r#"/a\\b\n\t"'"#),
+        (os("/zero\u{200b}width".as_bytes()), r"/zero\u{200b}width"),
+        (
+            SockAddr::unix("@not-abstract").unwrap(),
+            r"\x40not-abstract",
+        ),
+        (SockAddr::unix("(unnamed)").unwrap(), r"\x28unnamed)"),
+        (SockAddr::unix("127.0.0.1:80").unwrap(), r"\x3127.0.0.1:80"),
+        (SockAddr::unix("[::1]:80").unwrap(), r"\x5b::1]:80"),
+        (SockAddr::unix("1.sock").unwrap(), "1.sock"),
+        (SockAddr::unix_abstract(b"name").unwrap(), "@name"),
+        (SockAddr::unix_abstract(b"@(x").unwrap(), "@@(x"),
+        (SockAddr::unix_abstract(b"").unwrap(), "@"),
+        (SockAddr::unix_abstract(b"a\0b\xff").unwrap(), r"@a\0b\xff"),
+        (SockAddr::unix_unnamed(), "(unnamed)"),
+        (
+            SockAddr::from_bytes(&[0x11, 0, 1, 0xab]).unwrap(),
+            "(family 17: 01ab)",
+        ),
+        (
+            SockAddr::from_bytes(&[2, 0, 0, 80]).unwrap(),
+            "(invalid: 02000050)",
+        ),
+        (SockAddr::from_bytes(&[]).unwrap(), "(invalid: )"),
+    ];
+    for (a, want) in cases {
+        assert_eq!(a.to_string(), want, "{a:?}");
+    }
+    // IPv6 flow info is the one thing std's form leaves out.
+    let flowed = SockAddr::from(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 80, 7, 0));
+    assert_eq!(flowed.to_string(), "[::1]:80");
+}
+
+// ---- std::os::unix::net::SocketAddr ----
+
+#[test]
+fn std_unix_addresses_convert_both_ways() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::SocketAddr as StdUnix;
+
+    let path = StdUnix::from_pathname("/tmp/some.sock").unwrap();
+    let ours = SockAddr::from(&path);
+    assert_eq!(ours, SockAddr::unix("/tmp/some.sock").unwrap());
+    let back = StdUnix::try_from(ours).unwrap();
+    assert_eq!(back.as_pathname(), Some(Path::new("/tmp/some.sock")));
+
+    for name in [&b"name"[..], b"", b"\0with\0nuls\xff", &[0xab; 107]] {
+        let abs = StdUnix::from_abstract_name(name).unwrap();
+        let ours = SockAddr::from(abs.clone());
+        assert_eq!(ours, SockAddr::unix_abstract(name).unwrap());
+        let back = StdUnix::try_from(&ours).unwrap();
+        assert_eq!(back.as_abstract_name(), Some(name));
+        assert!(back.as_pathname().is_none() && !back.is_unnamed());
+    }
+
+    // std has no constructor for the unnamed address; an unbound socket
+    // hands one out.
+    let unnamed = std::os::unix::net::UnixDatagram::unbound()
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    assert!(unnamed.is_unnamed());
+    let ours = SockAddr::from(&unnamed);
+    assert_eq!(ours, SockAddr::unix_unnamed());
+    let back = StdUnix::try_from(&ours).unwrap();
+    assert!(back.is_unnamed());
+    assert_eq!(back.as_pathname(), None);
+    assert_eq!(back.as_abstract_name(), None);
+
+    // Paths byte for byte, non-UTF-8 and the longest std builds.
+    for p in [
+        std::ffi::OsStr::from_bytes(b"/tmp/\xff\xfe"),
+        std::ffi::OsStr::new("r"),
+        std::ffi::OsStr::from_bytes(&[b'q'; 107]),
+    ] {
+        let s = StdUnix::from_pathname(p).unwrap();
+        let ours = SockAddr::from(&s);
+        assert_eq!(ours.as_unix_path().unwrap().as_os_str(), p);
+        assert_eq!(ours, SockAddr::unix(p).unwrap());
+        let back = StdUnix::try_from(&ours).unwrap();
+        assert_eq!(back.as_pathname().unwrap().as_os_str(), p);
+    }
+}
+
+#[test]
+fn only_unix_addresses_convert_to_std_unix() {
+    use std::os::unix::net::SocketAddr as StdUnix;
+    for a in [
+        SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1)),
+        SockAddr::from(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 1, 0, 0)),
+        SockAddr::from_bytes(&[0x11, 0, 1]).unwrap(),
+        SockAddr::from_bytes(&[]).unwrap(),
+    ] {
+        let e = StdUnix::try_from(&a).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{a:?}");
+    }
+    // std's from_pathname wants room for a NUL: a path of the full 108
+    // bytes is the one Unix address it refuses to build.
+    let full = SockAddr::unix("f".repeat(SUN_PATH_LEN)).unwrap();
+    let e = StdUnix::try_from(full).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
 }
 
 #[test]

@@ -11,6 +11,13 @@
 //! The activator listens on fixed 127.0.0.1 ports only (never `-l PORT`
 //! alone, which listens on every interface). The example binary is found
 //! by `common::example_path`. Every wait is bounded; nothing is timed.
+//!
+//! Without an activator (`--serve`, its own socket): out of fds (a low
+//! RLIMIT_NOFILE set in the child) it holds more clients than it has fds
+//! and serves them all as fds free up; at SIGTERM it serves the
+//! connections already waiting in its accept queue.
+// pre_exec (to lower the child's RLIMIT_NOFILE) is unsafe.
+#![allow(unsafe_code)]
 
 mod common;
 
@@ -59,16 +66,66 @@ impl Drop for Daemon {
 }
 
 impl Daemon {
+    /// The daemon on its own socket (`--serve`, 127.0.0.1:0), with
+    /// RLIMIT_NOFILE lowered to `nofile` in the child if given. Returns it
+    /// and its TCP port, once it has said it is running.
+    fn serve(backend: Backend, extra: &[&str], nofile: Option<u64>) -> (Daemon, u16) {
+        let mut cmd = Command::new(common::example_path("daemon"));
+        cmd.args([
+            "--backend",
+            backend.name(),
+            "--serve",
+            "--stats-ms",
+            "60000",
+        ])
+        .args(extra);
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: the closure runs in the forked child before exec and
+            // makes one async-signal-safe syscall (setrlimit); it touches
+            // no lock and allocates nothing.
+            unsafe {
+                cmd.pre_exec(move || {
+                    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, n, n)
+                        .map_err(io::Error::from)
+                });
+            }
+        }
+        let mut d = Daemon::spawn(cmd);
+        let listening = d.expect_line("listening tcp");
+        // "listening tcp 127.0.0.1:PORT (own socket)"
+        let port = listening
+            .split_whitespace()
+            .nth(2)
+            .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+            .map(|a| a.port())
+            .unwrap_or_else(|| panic!("unexpected {listening:?}"));
+        // Registered and in its loop from here on.
+        d.expect_line("daemon: pid");
+        (d, port)
+    }
+
     fn start(activator_args: &[String], backend: Backend) -> Daemon {
-        let mut child = Command::new("systemd-socket-activate")
-            .args(activator_args)
+        Daemon::start_with(activator_args, backend, &[])
+    }
+
+    /// As `start`, with more arguments for the daemon.
+    fn start_with(activator_args: &[String], backend: Backend, extra: &[&str]) -> Daemon {
+        let mut cmd = Command::new("systemd-socket-activate");
+        cmd.args(activator_args)
             .arg(common::example_path("daemon"))
             .args(["--backend", backend.name(), "--stats-ms", "50"])
+            .args(extra);
+        Daemon::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Daemon {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("systemd-socket-activate is on the machine image");
+            .expect("start the daemon (or systemd-socket-activate, on the machine image)");
         // Both pipes into one channel, stderr's lines marked, so a failure
         // shows the activators' and the daemon's complaints in order.
         let (tx, lines) = std::sync::mpsc::channel();
@@ -260,24 +317,19 @@ fn tcp_and_udp_under_nested_activators(b: Backend) {
         b,
     );
     let mut c = connect_when_ready(tport);
-    // The inner activator starts the daemon once its own socket sees
-    // traffic: send datagrams until one comes back.
+    // The first TCP connect starts it all, as the daemon's header says:
+    // the outer activator execs the inner one, which finds the same
+    // connection waiting on fd 3 and execs the daemon. No datagram has
+    // been sent yet: the echo over TCP proves the daemon runs.
+    exchange(&mut c, &["over tcp\n"]);
+    // The UDP socket is the daemon's by now: one datagram, one echo.
     let u = UdpSocket::bind("127.0.0.1:0").unwrap();
     u.connect(("127.0.0.1", uport)).unwrap();
-    u.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
+    u.set_read_timeout(Some(LIMIT)).unwrap();
     let mut buf = [0u8; 64];
-    let start = Instant::now();
-    let mut echoed = false;
-    while !echoed && start.elapsed() < LIMIT {
-        u.send(b"dgram").unwrap();
-        if let Ok(n) = u.recv(&mut buf) {
-            assert_eq!(&buf[..n], b"dgram");
-            echoed = true;
-        }
-    }
-    assert!(echoed, "no UDP echo from the daemon; saw {:#?}", d.seen);
-    exchange(&mut c, &["over tcp\n"]);
+    u.send(b"dgram").unwrap();
+    let n = u.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"dgram");
     assert_eq!(
         d.expect_line("listening tcp"),
         format!("listening tcp 127.0.0.1:{tport} (socket-activated, fd name \"tcp\")")
@@ -304,10 +356,20 @@ fn tcp_and_udp_under_nested_activators(b: Backend) {
     assert!(status.success(), "{status:?}; saw {:#?}", d.seen);
 }
 
+// Without systemd-socket-activate on PATH (build.rs's cfg
+// has_systemd_socket_activate), these are ignored with that reason.
 macro_rules! on_every_backend {
     ($($name:ident: $backend:ident),* $(,)?) => {
-        mod tcp { use super::*; $(#[test] fn $name() { tcp_under_activation(Backend::$backend) })* }
-        mod tcp_and_udp { use super::*; $(#[test] fn $name() { tcp_and_udp_under_nested_activators(Backend::$backend) })* }
+        mod tcp { use super::*; $(
+            #[test]
+            #[cfg_attr(not(has_systemd_socket_activate), ignore = "needs systemd-socket-activate")]
+            fn $name() { tcp_under_activation(Backend::$backend) }
+        )* }
+        mod tcp_and_udp { use super::*; $(
+            #[test]
+            #[cfg_attr(not(has_systemd_socket_activate), ignore = "needs systemd-socket-activate")]
+            fn $name() { tcp_and_udp_under_nested_activators(Backend::$backend) }
+        )* }
     };
 }
 
@@ -317,6 +379,217 @@ on_every_backend!(
     poll: Poll,
     epoll: Epoll,
 );
+
+/// More clients than fds: 40 connections each send a line to a daemon
+/// whose RLIMIT_NOFILE leaves room for about a dozen. It must not exit on
+/// `EMFILE` (it did, and every client was reset): it sets the listener
+/// aside, serves the connections it has, and takes the rest from the
+/// accept queue as each close frees an fd. Its wait count shows it did not
+/// spin on the listener meanwhile.
+fn out_of_fds_keeps_serving(b: Backend) {
+    const CLIENTS: usize = 40;
+    const NOFILE: u64 = 20;
+    let (mut d, port) = Daemon::serve(b, &[], Some(NOFILE));
+    let mut clients: Vec<Option<BufReader<TcpStream>>> = (0..CLIENTS)
+        .map(|_| Some(connect_when_ready(port)))
+        .collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        writeln!(c.as_mut().unwrap().get_mut(), "hello {i}").unwrap();
+    }
+    // The first is served; by then the daemon is filling its fd table.
+    let mut echo = String::new();
+    clients[0].as_mut().unwrap().read_line(&mut echo).unwrap();
+    assert_eq!(echo, "hello 0\n");
+    // Until the daemon's fd table is full (bounded): a free fd left means
+    // no accept4 has failed yet.
+    let pid = d.child.id();
+    let mut full = false;
+    for _ in 0..500 {
+        if fds_below(pid, NOFILE) == NOFILE {
+            full = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        full,
+        "{b}: the daemon never filled its {NOFILE} fds; saw {:#?}",
+        d.seen
+    );
+    // In connection order: each echo, then close, which frees an fd for
+    // the next one waiting in the accept queue.
+    drop(clients[0].take());
+    for (i, c) in clients.iter_mut().enumerate().skip(1) {
+        let mut echo = String::new();
+        c.as_mut()
+            .unwrap()
+            .read_line(&mut echo)
+            .unwrap_or_else(|e| panic!("{b}: client {i}: {e}"));
+        assert_eq!(echo, format!("hello {i}\n"), "{b}");
+        drop(c.take());
+    }
+    d.signal(Signal::SIGHUP);
+    let hup = d.expect_line("SIGHUP from pid");
+    assert!(figure(&hup, "EMFILE") >= 1, "{b}: never out of fds: {hup}");
+    d.signal(Signal::SIGTERM);
+    let done = d.expect_line("drained:");
+    assert_eq!(figure(&done, "connections"), CLIENTS as u64, "{b}: {done}");
+    assert_eq!(figure(&done, "lines"), CLIENTS as u64, "{b}: {done}");
+    // A daemon spinning on a readable listener waits without end; one
+    // that paused waits about once per event.
+    assert!(figure(&done, "waits") <= 20 * CLIENTS as u64, "{b}: {done}");
+    let status = d.wait_exit();
+    assert!(status.success(), "{b}: {status:?}; saw {:#?}", d.seen);
+}
+
+/// SIGTERM with connections waiting in the accept queue: the daemon is
+/// stopped (SIGSTOP), gets SIGTERM, and clients connect and send a line
+/// each; then SIGCONT. All of them are queued, complete, when it reads the
+/// SIGTERM. On its own
+/// socket it holds the only copy of the listener: closing it would reset
+/// them (it did: 5 of 5 lost), so it accepts them first and every client
+/// gets its echo.
+fn sigterm_serves_the_accept_queue(b: Backend) {
+    const CLIENTS: usize = 5;
+    let (mut d, port) = Daemon::serve(b, &[], None);
+    d.signal(Signal::SIGSTOP);
+    // Pending while stopped (blocked, for the signalfd), and ready before
+    // the listener: every backend reports it first, so the daemon reads
+    // the SIGTERM before it has accepted any of the clients below.
+    d.signal(Signal::SIGTERM);
+    let mut clients: Vec<BufReader<TcpStream>> =
+        (0..CLIENTS).map(|_| connect_when_ready(port)).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        writeln!(c.get_mut(), "queued {i}").unwrap();
+    }
+    d.signal(Signal::SIGCONT);
+    for (i, c) in clients.iter_mut().enumerate() {
+        let mut echo = String::new();
+        c.read_line(&mut echo)
+            .unwrap_or_else(|e| panic!("{b}: queued client {i}: {e}"));
+        assert_eq!(echo, format!("queued {i}\n"), "{b}");
+    }
+    let term = d.expect_line("SIGTERM from pid");
+    assert!(
+        term.contains(&format!("took {CLIENTS} from the accept queue first")),
+        "{b}: {term}"
+    );
+    // The listener is closed once the queue is taken: refused now.
+    let e = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{b}");
+    drop(clients);
+    let done = d.expect_line("drained:");
+    assert_eq!(figure(&done, "connections"), CLIENTS as u64, "{b}: {done}");
+    let status = d.wait_exit();
+    assert!(status.success(), "{b}: {status:?}; saw {:#?}", d.seen);
+}
+
+/// How many of a process's fds are below `limit` (an fd inherited from
+/// the test runner may sit above a lowered RLIMIT_NOFILE).
+fn fds_below(pid: u32, limit: u64) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_str().unwrap().parse::<u64>().unwrap() < limit
+        })
+        .count() as u64
+}
+
+/// The daemon's UDP echo returns datagrams longer than 2,048 bytes whole,
+/// up to the largest UDP payload over IPv4 (65,507 bytes). It cut them to
+/// 2,048 without a word.
+#[test]
+fn udp_echo_returns_the_largest_datagram_whole() {
+    let (mut d, _) = Daemon::serve(Backend::Epoll, &[], None);
+    let udp = d
+        .seen
+        .iter()
+        .find_map(|l| l.strip_prefix("listening udp "))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+        .unwrap_or_else(|| panic!("no UDP address; saw {:#?}", d.seen));
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut back = vec![0u8; 70_000];
+    for size in [2_049, 65_507] {
+        let sent: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        c.send_to(&sent, udp).unwrap();
+        let (n, _) = c.recv_from(&mut back).unwrap();
+        assert_eq!(n, size, "a {size}-byte datagram came back as {n} bytes");
+        assert!(back[..n] == sent[..], "{size} bytes: the echo differs");
+    }
+    d.signal(Signal::SIGTERM);
+    let done = d.expect_line("drained:");
+    assert_eq!(figure(&done, "datagrams"), 2, "{done}");
+    assert!(d.wait_exit().success(), "saw {:#?}", d.seen);
+}
+
+macro_rules! own_socket_on_every_backend {
+    ($($name:ident: $backend:ident),* $(,)?) => {
+        mod out_of_fds { use super::*; $(#[test] fn $name() { out_of_fds_keeps_serving(Backend::$backend) })* }
+        mod sigterm_queue { use super::*; $(#[test] fn $name() { sigterm_serves_the_accept_queue(Backend::$backend) })* }
+    };
+}
+
+own_socket_on_every_backend!(
+    select: Select,
+    select_growable: SelectGrowable,
+    poll: Poll,
+    epoll: Epoll,
+);
+
+/// Under systemd-socket-activate, which execs the daemon and keeps no copy
+/// of the listener, `--only-copy` says so: at SIGTERM the connections
+/// queued while the daemon was stopped are accepted and served, not reset.
+#[test]
+#[cfg_attr(
+    not(has_systemd_socket_activate),
+    ignore = "needs systemd-socket-activate"
+)]
+fn activated_with_only_copy_serves_the_accept_queue_at_sigterm() {
+    const CLIENTS: usize = 5;
+    for b in Backend::ALL {
+        let port = free_port_tcp();
+        let mut d = Daemon::start_with(
+            &["-l".into(), format!("127.0.0.1:{port}")],
+            b,
+            &["--only-copy"],
+        );
+        let mut first = connect_when_ready(port);
+        exchange(&mut first, &["first\n"]);
+        d.expect_line("daemon: pid");
+        d.signal(Signal::SIGSTOP);
+        // As in sigterm_serves_the_accept_queue: SIGTERM is ready first.
+        d.signal(Signal::SIGTERM);
+        let mut clients: Vec<BufReader<TcpStream>> =
+            (0..CLIENTS).map(|_| connect_when_ready(port)).collect();
+        for (i, c) in clients.iter_mut().enumerate() {
+            writeln!(c.get_mut(), "queued {i}").unwrap();
+        }
+        d.signal(Signal::SIGCONT);
+        for (i, c) in clients.iter_mut().enumerate() {
+            let mut echo = String::new();
+            c.read_line(&mut echo)
+                .unwrap_or_else(|e| panic!("{b}: queued client {i}: {e}"));
+            assert_eq!(echo, format!("queued {i}\n"), "{b}");
+        }
+        let term = d.expect_line("SIGTERM from pid");
+        assert!(
+            term.contains(&format!("took {CLIENTS} from the accept queue first")),
+            "{b}: {term}"
+        );
+        drop(clients);
+        drop(first);
+        let done = d.expect_line("drained:");
+        assert_eq!(
+            figure(&done, "connections"),
+            CLIENTS as u64 + 1,
+            "{b}: {done}"
+        );
+        assert!(d.wait_exit().success(), "{b}: saw {:#?}", d.seen);
+    }
+}
 
 /// Without activation and without arguments: the self-contained
 /// demonstration, on every backend.

@@ -21,7 +21,9 @@
 //! sends real signals). `close` is never injected: an injected close skips
 //! the real one and leaks the fd.
 //!
-//! A binary of its own with a plain `main` (harness = false).
+//! A binary of its own with a plain `main` (harness = false). Without
+//! strace on PATH (build.rs's cfg `has_strace`), every case is reported
+//! `ignored, needs strace`.
 
 use baresock::msg::{RecvMmsgHdr, SendMmsgHdr};
 use baresock::poll::{Backend, Events, Interest, Token};
@@ -32,6 +34,9 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{NEEDS_STRACE, run_plain_tests};
 
 const CHILD_ENV: &str = "BARESOCK_EINTR_CASE";
 const CHILD_PATIENCE: Duration = Duration::from_secs(30);
@@ -318,43 +323,15 @@ fn main() {
         }
         return;
     }
-    if std::env::args().any(|a| a == "--list") {
-        for c in CASES {
-            println!("{}: test", c.name);
-        }
-        return;
-    }
-    let only_ignored = std::env::args().any(|a| a == "--ignored");
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    // Every case runs strace: without it, each is reported ignored,
+    // `needs strace`.
     let dir = TempDir::new();
-    let (mut passed, mut failed, mut filtered) = (0, 0, 0);
-    for case in CASES {
-        if only_ignored || (!filter.is_empty() && !filter.iter().any(|f| case.name.contains(f))) {
-            filtered += 1;
-            continue;
-        }
-        match std::panic::catch_unwind(|| run_case(case, &dir.0)) {
-            Ok(()) => {
-                println!("test {} ... ok", case.name);
-                passed += 1;
-            }
-            Err(_) => {
-                println!("test {} ... FAILED", case.name);
-                failed += 1;
-            }
-        }
-    }
-    // The same closing line as libtest's, which CI's summary reads.
-    println!(
-        "test result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; {filtered} filtered out",
-        if failed == 0 { "ok" } else { "FAILED" }
-    );
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    let path = dir.0.as_path();
+    let tests: Vec<_> = CASES
+        .iter()
+        .map(|case| (case.name, move || run_case(case, path), NEEDS_STRACE))
+        .collect();
+    run_plain_tests(&tests);
 }
 
 /// Runs the child under strace; returns its stdout lines and strace's log.
@@ -376,7 +353,7 @@ fn traced(case: &Case, inject_at: Option<usize>, log: &Path) -> (Vec<String>, St
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("strace is on every machine this project runs on");
+        .expect("run strace (cfg has_strace said it is on PATH)");
     // Bounded: a case that blocks is killed and fails.
     let start = Instant::now();
     while child.try_wait().unwrap().is_none() {

@@ -239,3 +239,408 @@ fn kill_group(child: &Child) {
     let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
     let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
 }
+
+/// An example started with arguments, its stdout read line by line; killed
+/// and reaped on every path out of a test.
+struct Running {
+    child: Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+    seen: Vec<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    fn start(name: &str, args: &[&str]) -> Running {
+        let bin = example_binary(name).unwrap();
+        let mut child = Command::new(bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        Running {
+            child,
+            out,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The next line that contains `part` (the example's own receive
+    /// timeouts bound the wait: it exits, and the output ends).
+    #[track_caller]
+    fn line_with(&mut self, part: &str) -> String {
+        use std::io::BufRead;
+        loop {
+            let mut line = String::new();
+            let n = self.out.read_line(&mut line).unwrap();
+            assert!(n > 0, "output ended without {part:?}; saw {:#?}", self.seen);
+            let line = line.trim_end().to_owned();
+            self.seen.push(line.clone());
+            if line.contains(part) {
+                return line;
+            }
+        }
+    }
+
+    /// Waits (bounded) for the example to exit 0.
+    #[track_caller]
+    fn exits_0(&mut self) {
+        let status = wait_guarded(&mut self.child);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{status:?}; saw {:#?}",
+            self.seen
+        );
+    }
+}
+
+/// The address at the end of a word in `line` that parses as one.
+fn addr_in(line: &str) -> std::net::SocketAddr {
+    line.split(|c: char| c.is_whitespace() || c == ';' || c == ',')
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+}
+
+/// The largest UDP payload over IPv4: 65,535 less the IP and UDP headers.
+const LARGEST_V4_DATAGRAM: usize = 65_507;
+
+fn udp_client() -> std::net::UdpSocket {
+    let c = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c
+}
+
+/// udp_echo serving: a datagram of every size up to the largest comes back
+/// whole. (A 2,048-byte buffer cut everything longer to 2,048, without a
+/// word.)
+#[test]
+fn udp_echo_echoes_the_largest_datagram_whole() {
+    let mut ex = Running::start("udp_echo", &["0", "4", "10"]);
+    let server = addr_in(&ex.line_with("echoing up to"));
+    let c = udp_client();
+    let mut back = vec![0u8; 70_000];
+    for size in [2_048, 2_049, 9_000, LARGEST_V4_DATAGRAM] {
+        let sent: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        c.send_to(&sent, server).unwrap();
+        let (n, from) = c.recv_from(&mut back).unwrap();
+        assert_eq!(from, server);
+        assert_eq!(n, size, "a {size}-byte datagram came back as {n} bytes");
+        assert!(back[..n] == sent[..], "{size} bytes: the echo differs");
+    }
+    ex.line_with("echoed 4 datagrams");
+    ex.exits_0();
+}
+
+/// `datagram listen` with Beej's 99-byte buffer: a 150-byte datagram is
+/// reported as 150 bytes long, of which 51 were lost (it said 99).
+#[test]
+fn datagram_listener_reports_the_real_length_of_a_cut_datagram() {
+    let mut ex = Running::start("datagram", &["listen", "0", "2", "10"]);
+    let listener = addr_in(&ex.line_with("bound to"));
+    let c = udp_client();
+    c.send_to(&[b'x'; 150], listener).unwrap();
+    assert_eq!(
+        ex.line_with("bytes long"),
+        "listener: packet is 150 bytes long"
+    );
+    assert_eq!(
+        ex.line_with("lost"),
+        "listener: only the first 99 bytes fit in the buffer; the other 51 are lost"
+    );
+    assert_eq!(
+        ex.line_with("contains"),
+        format!("listener: packet contains {:?}", "x".repeat(99))
+    );
+    // One that fits is reported as it is, with nothing lost.
+    c.send_to(b"short", listener).unwrap();
+    assert_eq!(
+        ex.line_with("bytes long"),
+        "listener: packet is 5 bytes long"
+    );
+    assert_eq!(
+        ex.line_with("listener: packet"),
+        "listener: packet contains \"short\""
+    );
+    ex.exits_0();
+}
+
+/// Unescapes a string as strace prints it (`\0`, `\17`, `\n`, `\"`...).
+fn strace_bytes(quoted: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut it = quoted.bytes().peekable();
+    while let Some(b) = it.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match it.next() {
+            Some(d @ b'0'..=b'7') => {
+                let mut v = u32::from(d - b'0');
+                for _ in 0..2 {
+                    match it.peek() {
+                        Some(&d @ b'0'..=b'7') => {
+                            v = v * 8 + u32::from(d - b'0');
+                            it.next();
+                        }
+                        _ => break,
+                    }
+                }
+                out.push(v as u8);
+            }
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'v') => out.push(0x0b),
+            Some(b'f') => out.push(0x0c),
+            Some(b'r') => out.push(b'\r'),
+            Some(c) => out.push(c),
+            None => break,
+        }
+    }
+    out
+}
+
+/// tcp_server's send timeout is a deadline for the connection, not a new
+/// SO_SNDTIMEO per call. A client that never reads stalls the server's
+/// sends; when one comes back short (it waited, then queued what fitted),
+/// each later send must run with only the time left, so the server's
+/// trace shows, before every send after a short one, SO_SNDTIMEO set to
+/// less than the full timeout, and the server reports the deadline.
+/// Before, each call waited the whole timeout again (a 3 s timeout took
+/// about 9 s). Nothing is timed here: the trace says which timeout each
+/// send ran with. Whether the first stalled send comes back short or with
+/// EAGAIN (then there is no later send to check) is the kernel's choice,
+/// so the scenario runs until one came back short, at most 12 times.
+#[test]
+#[cfg_attr(not(feature = "trace"), ignore = "needs --features trace")]
+fn tcp_server_send_timeout_is_one_deadline_not_one_per_call() {
+    let mut shorts = 0;
+    for _ in 0..12 {
+        shorts += never_reading_client_against_tcp_server();
+        if shorts > 0 {
+            return;
+        }
+    }
+    panic!("in 12 runs no send came back short: the scenario never tested the deadline");
+}
+
+/// One run: a client that sends and never reads, against `tcp_server 0 1
+/// 1` (one connection, 1 s timeouts) with its trace on. Checks the trace
+/// and returns how many of the server's sends came back short.
+fn never_reading_client_against_tcp_server() -> usize {
+    use std::io::{BufRead, Write};
+    let bin = example_binary("tcp_server").unwrap();
+    let mut child = Command::new(bin)
+        .args(["0", "1", "1"])
+        .env("BARESOCK_TRACE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let trace = drain(child.stderr.take().unwrap());
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let server = addr_in(&first);
+    let stdout = drain(out);
+    // The client sends and never reads, until the server drops it
+    // (bounded: 256 MiB). A small receive buffer, set before connect so
+    // the window is small from the start, makes the server's sends stall
+    // in small steps, often after queueing part of a send.
+    let client = thread::spawn(move || {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_recv_buffer_size(4096).unwrap();
+        s.connect(&server.into()).unwrap();
+        let mut c = std::net::TcpStream::from(s);
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..4096 {
+            if c.write_all(&chunk).is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    let status = wait_guarded(&mut child);
+    let dropped = client.join().unwrap();
+    let trace = String::from_utf8(trace.join().unwrap()).unwrap();
+    let stdout = String::from_utf8(stdout.join().unwrap()).unwrap();
+    let stdout: Vec<&str> = stdout
+        .lines()
+        .filter(|l| !l.contains("recvfrom = "))
+        .collect();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}\n{stdout:#?}"
+    );
+    assert!(dropped, "the server never dropped the client\n{stdout:#?}");
+    // The connection's fd, from the accept4 line.
+    let fd = trace
+        .lines()
+        .find(|l| l.starts_with("accept4("))
+        .and_then(|l| l.rsplit(" = ").next())
+        .unwrap_or_else(|| panic!("no accept4 in the trace:\n{trace}"))
+        .to_owned();
+    let (send, sndtimeo) = (
+        format!("sendto({fd}, \""),
+        format!("setsockopt({fd}, SOL_SOCKET, SO_SNDTIMEO_OLD, \""),
+    );
+    let full = Duration::from_secs(1);
+    // The timeout the next send runs with, and whether one came back short.
+    let (mut in_force, mut after_short, mut shorts) = (None, false, 0);
+    for line in trace.lines() {
+        if let Some(rest) = line.strip_prefix(&sndtimeo) {
+            let tv = strace_bytes(&rest[..rest.find("\", 16)").unwrap()]);
+            assert_eq!(tv.len(), 16, "{line}");
+            let secs = u64::from_le_bytes(tv[..8].try_into().unwrap());
+            let usecs = u64::from_le_bytes(tv[8..].try_into().unwrap());
+            in_force = Some(Duration::from_secs(secs) + Duration::from_micros(usecs));
+        } else if let Some(rest) = line.strip_prefix(&send) {
+            if after_short {
+                let t = in_force.unwrap();
+                assert!(
+                    t < full,
+                    "a send after a short one ran with SO_SNDTIMEO {t:?}, the whole timeout again: {line}"
+                );
+            }
+            // The data is all 'x': the string ends at the next quote.
+            let rest = &rest[rest.find('"').unwrap() + 1..];
+            let asked: usize = rest
+                .trim_start_matches("...")
+                .trim_start_matches(", ")
+                .split(',')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let ret: i64 = line
+                .rsplit(" = ")
+                .next()
+                .and_then(|r| r.split(' ').next())
+                .unwrap()
+                .parse()
+                .unwrap();
+            if ret >= 0 && (ret as usize) < asked {
+                after_short = true;
+                shorts += 1;
+            }
+        }
+    }
+    // And it says why it dropped the client.
+    assert!(
+        stdout
+            .iter()
+            .any(|l| l.contains("failed: peer not reading: the 1000 ms send deadline passed")),
+        "{stdout:#?}"
+    );
+    shorts
+}
+
+/// The tour's select/poll/epoll section narrates every call the trace
+/// shows, as it was really made: each traced syscall is followed by a
+/// narration line that begins with the same call and result (the events
+/// epoll_wait wrote aside: the narration names the buffer). So
+/// `epoll_ctl(EPOLL_CTL_ADD)` is narrated for each `register`, the waits
+/// show pselect6's NULL sets and the real fds and timeouts rather than a
+/// template, and an epoll event is explained by its slot (the
+/// `epoll_event.data` the trace shows), never called "token 1".
+#[test]
+#[cfg_attr(not(feature = "trace"), ignore = "needs --features trace")]
+fn tour_narrates_every_poller_call_as_the_trace_shows_it() {
+    let bin = example_binary("tour").unwrap();
+    // stdout (narration) and stderr (trace) into one pipe, so their order
+    // is kept.
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let mut child = Command::new(bin)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(w.try_clone().unwrap()))
+        .stderr(Stdio::from(w))
+        .spawn()
+        .unwrap();
+    let out = drain(std::fs::File::from(r));
+    let status = wait_guarded(&mut child);
+    let text = String::from_utf8(out.join().unwrap()).unwrap();
+    assert!(status.is_some_and(|s| s.success()), "{status:?}\n{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines
+        .iter()
+        .position(|l| l.starts_with("9. select()"))
+        .unwrap_or_else(|| panic!("no step 9 in:\n{text}"));
+    let to = from
+        + lines[from..]
+            .iter()
+            .position(|l| l.starts_with("10. "))
+            .unwrap();
+    let section = &lines[from..to];
+    let is_trace = |l: &str| !l.starts_with(' ') && l.contains('(') && l.contains(" = ");
+    let mut waits = 0;
+    for (i, line) in section.iter().enumerate() {
+        if !is_trace(line) {
+            continue;
+        }
+        // The narration of this call: the next line indented as a syscall.
+        let told = section[i + 1..]
+            .iter()
+            .find(|l| l.starts_with("    ") && !l.starts_with("     "))
+            .unwrap_or_else(|| panic!("no narration after {line:?}"));
+        let told = told.trim_start();
+        let name = &line[..line.find('(').unwrap()];
+        // The call and its result, without strace's decoding of what came
+        // back ("(Timeout)", "(in [9], left ...)", revents).
+        let (call, ret) = line.rsplit_once(" = ").unwrap();
+        let ret = ret.split(' ').next().unwrap();
+        match name {
+            "epoll_wait" => {
+                waits += 1;
+                // epoll_wait(EPFD, [what the kernel wrote], MAX, TIMEOUT)
+                let (head, _) = call.split_once(", [").unwrap();
+                let tail = &call[call.rfind("], ").unwrap() + 1..];
+                let want = format!("{head}, events{tail} = {ret}");
+                assert!(told.starts_with(&want), "{line:?} told as {told:?}");
+                if ret == "1" {
+                    let slot = line.split("data={u32=").nth(1).unwrap();
+                    let slot = &slot[..slot.find(',').unwrap()];
+                    assert!(
+                        told.contains(&format!("slot {slot}")) && told.contains("Token(1)"),
+                        "the event's data is slot {slot}: {told:?}"
+                    );
+                }
+            }
+            "close" => assert!(told.starts_with(call), "{line:?} told as {told:?}"),
+            _ => {
+                if matches!(name, "pselect6" | "poll") {
+                    waits += 1;
+                }
+                let want = format!("{call} = {ret}");
+                assert!(told.starts_with(&want), "{line:?} told as {told:?}");
+            }
+        }
+    }
+    assert_eq!(
+        waits,
+        6,
+        "two waits per backend in:\n{}",
+        section.join("\n")
+    );
+    let registers = section
+        .iter()
+        .filter(|l| l.starts_with("  poller.register("))
+        .count();
+    assert_eq!(registers, 6, "two registrations per backend");
+    let adds = section
+        .iter()
+        .filter(|l| is_trace(l) && l.contains("EPOLL_CTL_ADD"))
+        .count();
+    assert_eq!(adds, 2, "{}", section.join("\n"));
+    assert!(
+        !section.iter().any(|l| l.contains("token 1")),
+        "{}",
+        section.join("\n")
+    );
+}

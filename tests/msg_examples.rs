@@ -64,6 +64,10 @@ fn fd_passing_hands_a_listener_to_a_child_that_serves_on_it() {
     assert!(out.contains("closed my copy of the listener"), "{out}");
     assert!(out.contains("close-on-exec true"), "{out}");
     assert!(out.contains("client got: served by pid"), "{out}");
+    // Addresses print for people (Display), not as Debug text.
+    assert!(!out.contains("SockAddr("), "{out}");
+    assert!(out.contains(" is 127.0.0.1:"), "{out}");
+    assert!(out.contains("accepted 127.0.0.1:"), "{out}");
     // The server's pid is the child's, not the parent's.
     let parent = out
         .split("[parent ")
@@ -84,4 +88,15 @@ fn udp_batch_shows_each_destination_and_replies_from_it() {
         out.contains("12 requests, 12 replies, every reply from the right address"),
         "{out}"
     );
+    // Addresses print for people (Display), not as Debug text.
+    assert!(!out.contains("SockAddr("), "{out}");
+    for server in ["127.0.0.1", "127.0.0.2", "127.0.0.3"] {
+        let lines: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with(&format!("server {server}:")))
+            .collect();
+        // "server 127.0.0.2:PORT:" and "server 127.0.0.2:PORT replies:"
+        assert_eq!(lines.len(), 2, "{server}: {out}");
+        assert!(lines[1].ends_with(" replies:"), "{server}: {out}");
+    }
 }

@@ -391,13 +391,26 @@ fn unix_seqpacket_keeps_message_boundaries() {
     assert_eq!(s.recv(&mut [0; 16]).unwrap(), 3);
 }
 
+/// A path of exactly `len` bytes in `dir`: the dir and a filler name
+/// that starts with `tag`.
+fn path_of_len(dir: &TempDir, len: usize, tag: char) -> std::path::PathBuf {
+    let base = dir.path().as_os_str().len() + 1;
+    assert!(
+        base + 2 < len,
+        "temp dir path too long for this test: {base}"
+    );
+    let name: String = std::iter::once(tag)
+        .chain(std::iter::repeat_n('x', len - base - 1))
+        .collect();
+    let path = dir.join(&name);
+    assert_eq!(path.as_os_str().len(), len);
+    path
+}
+
 #[test]
 fn unix_path_of_108_bytes_without_nul_binds_and_connects() {
     let dir = TempDir::new("long");
-    let base = dir.path().as_os_str().len() + 1;
-    assert!(base < 100, "temp dir path too long for this test: {base}");
-    let path = dir.join(&"x".repeat(108 - base));
-    assert_eq!(path.as_os_str().len(), 108);
+    let path = path_of_len(&dir, 108, 'l');
     let addr = SockAddr::unix(&path).unwrap();
     // sun_path is full: no room for, and no, NUL terminator.
     assert_eq!(addr.len(), 110);
@@ -409,7 +422,6 @@ fn unix_path_of_108_bytes_without_nul_binds_and_connects() {
     // The kernel reports 111 bytes here (the path and a NUL past
     // sun_path), more than a sockaddr_un: nix refuses such an address, so
     // std is the oracle for this one.
-    assert_eq!(local.len(), 111);
     let std_l: UnixListener = l.try_clone().unwrap().into();
     assert_eq!(
         std_l.local_addr().unwrap().as_pathname(),
@@ -421,6 +433,101 @@ fn unix_path_of_108_bytes_without_nul_binds_and_connects() {
     assert_eq!(c.peer_addr().unwrap().as_unix_path(), Some(path.as_path()));
     c.send(b"ok").unwrap();
     assert_eq!(recv_n(&s, 2), b"ok");
+}
+
+#[test]
+fn a_108_byte_path_from_the_kernel_can_be_handed_back() {
+    use std::hash::BuildHasher;
+    let hasher = std::hash::RandomState::new();
+    let dir = TempDir::new("back");
+    let lpath = path_of_len(&dir, 108, 'l');
+    let cpath = path_of_len(&dir, 108, 'c');
+    let laddr = SockAddr::unix(&lpath).unwrap();
+    let caddr = SockAddr::unix(&cpath).unwrap();
+
+    // Stream: getsockname, connect with it, accept, getpeername.
+    let l = OwnedSocket::new(Domain::UNIX, Type::STREAM, Protocol::DEFAULT).unwrap();
+    l.bind(&laddr).unwrap();
+    l.listen(1).unwrap();
+    let local = l.local_addr().unwrap();
+    // The kernel said 111 (a NUL past sun_path); the address keeps 110, is
+    // the one SockAddr::unix builds, and hashes alike.
+    assert_eq!(local.len(), 110);
+    assert_eq!(local, laddr);
+    assert_eq!(hasher.hash_one(local), hasher.hash_one(laddr));
+    let c = OwnedSocket::new(Domain::UNIX, Type::STREAM, Protocol::DEFAULT).unwrap();
+    c.bind(&caddr).unwrap();
+    // EINVAL here before: connect refuses a 111-byte sockaddr_un.
+    c.connect(&local).unwrap();
+    let (s, from) = l.accept().unwrap();
+    assert_eq!(from, caddr);
+    assert_eq!(s.peer_addr().unwrap(), caddr);
+    assert_eq!(c.peer_addr().unwrap(), laddr);
+    assert_eq!(c.local_addr().unwrap(), caddr);
+    assert_eq!(s.local_addr().unwrap(), laddr);
+    drop((c, s, l));
+    std::fs::remove_file(&lpath).unwrap();
+    std::fs::remove_file(&cpath).unwrap();
+
+    // Datagram: a server answers to the address recvfrom gave it.
+    let srv = OwnedSocket::new(Domain::UNIX, Type::DGRAM, Protocol::DEFAULT).unwrap();
+    srv.bind(&laddr).unwrap();
+    let cli = OwnedSocket::new(Domain::UNIX, Type::DGRAM, Protocol::DEFAULT).unwrap();
+    cli.bind(&caddr).unwrap();
+    cli.send_to(b"ping", &srv.local_addr().unwrap()).unwrap();
+    let mut buf = [0u8; 8];
+    let (n, from) = srv.recv_from(&mut buf).unwrap();
+    assert_eq!((n, &from), (4, &caddr));
+    // EINVAL here before: sendto refuses a 111-byte sockaddr_un.
+    srv.send_to(b"pong", &from).unwrap();
+    let (n, from) = cli.recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], &from), (&b"pong"[..], &laddr));
+    // recvmsg and recv_from_uninit fill the address through the same path.
+    cli.send_to(b"two", &laddr).unwrap();
+    let mut ubuf = [MaybeUninit::<u8>::uninit(); 8];
+    let (n, from) = srv.recv_from_uninit(&mut ubuf, MsgFlags::NONE).unwrap();
+    assert_eq!((n, &from), (3, &caddr));
+    srv.send_to(b"three", &from).unwrap();
+    let mut data = [0u8; 8];
+    let m = cli
+        .recv_msg(&mut [IoSliceMut::new(&mut data)], &mut [], MsgFlags::NONE)
+        .unwrap();
+    assert_eq!((m.bytes, m.addr), (5, laddr));
+    cli.send_to(b"x", &m.addr).unwrap();
+    assert_eq!(srv.recv(&mut buf).unwrap(), 1);
+}
+
+#[test]
+fn unix_names_near_the_limit_come_back_as_built() {
+    let dir = TempDir::new("near");
+    let long_name = |tag: &str| {
+        let mut n = abstract_name(tag);
+        n.resize(107, b'z');
+        SockAddr::unix_abstract(&n).unwrap()
+    };
+    // 107 bytes: the kernel reports 110 (the path and its NUL inside
+    // sun_path). The longest abstract name: 107 bytes after the NUL.
+    for (srv_addr, cli_addr) in [
+        (
+            SockAddr::unix(path_of_len(&dir, 107, 's')).unwrap(),
+            SockAddr::unix(path_of_len(&dir, 107, 'c')).unwrap(),
+        ),
+        (long_name("srv"), long_name("cli")),
+    ] {
+        assert_eq!((srv_addr.len(), cli_addr.len()), (110, 110));
+        let srv = OwnedSocket::new(Domain::UNIX, Type::DGRAM, Protocol::DEFAULT).unwrap();
+        srv.bind(&srv_addr).unwrap();
+        let local = srv.local_addr().unwrap();
+        assert_eq!(local, srv_addr);
+        let cli = OwnedSocket::new(Domain::UNIX, Type::DGRAM, Protocol::DEFAULT).unwrap();
+        cli.bind(&cli_addr).unwrap();
+        cli.send_to(b"a", &local).unwrap();
+        let (_, from) = srv.recv_from(&mut [0; 4]).unwrap();
+        assert_eq!(from, cli_addr);
+        srv.send_to(b"b", &from).unwrap();
+        let (_, back) = cli.recv_from(&mut [0; 4]).unwrap();
+        assert_eq!(back, srv_addr);
+    }
 }
 
 // ---- datagram round trips ----

@@ -342,27 +342,32 @@ fn run_and_compare_with(example: &str, args: &[&str]) -> usize {
 }
 
 #[test]
+#[cfg_attr(not(has_strace), ignore = "needs strace")]
 fn tour_trace_matches_strace() {
     let n = run_and_compare("tour");
     assert!(n > 100, "the tour traced only {n} calls");
 }
 
 #[test]
+#[cfg_attr(not(has_strace), ignore = "needs strace")]
 fn connect_timeout_trace_matches_strace() {
     run_and_compare("connect_timeout");
 }
 
 #[test]
+#[cfg_attr(not(has_strace), ignore = "needs strace")]
 fn backends_trace_matches_strace() {
     run_and_compare("backends");
 }
 
 #[test]
+#[cfg_attr(not(has_strace), ignore = "needs strace")]
 fn udp_echo_trace_matches_strace() {
     run_and_compare("udp_echo");
 }
 
 #[test]
+#[cfg_attr(not(has_strace), ignore = "needs strace")]
 fn echo_server_trace_matches_strace() {
     run_and_compare("echo_server");
 }
@@ -370,6 +375,7 @@ fn echo_server_trace_matches_strace() {
 /// More ready fds than strace prints (it stops arrays at 32 elements, and
 /// poll's result at 1024 bytes): the trace must stop where strace does.
 #[test]
+#[cfg_attr(not(has_strace), ignore = "needs strace")]
 fn long_poll_and_epoll_arrays_match_strace() {
     for backend in ["poll", "epoll", "select"] {
         run_and_compare_with("echo_server", &[backend, "--clients", "40"]);
@@ -377,36 +383,43 @@ fn long_poll_and_epoll_arrays_match_strace() {
 }
 
 #[test]
+#[cfg_attr(not(has_strace), ignore = "needs strace")]
 fn select_chat_trace_matches_strace() {
     run_and_compare("select_chat");
 }
 
 #[test]
+#[cfg_attr(not(has_strace), ignore = "needs strace")]
 fn poll_server_trace_matches_strace() {
     run_and_compare("poll_server");
 }
 
 #[test]
+#[cfg_attr(not(has_strace), ignore = "needs strace")]
 fn misconceptions_trace_matches_strace() {
     run_and_compare("misconceptions");
 }
 
 #[test]
+#[cfg_attr(not(has_strace), ignore = "needs strace")]
 fn tcp_server_trace_matches_strace() {
     run_and_compare("tcp_server");
 }
 
 #[test]
+#[cfg_attr(not(has_strace), ignore = "needs strace")]
 fn tcp_client_trace_matches_strace() {
     run_and_compare("tcp_client");
 }
 
 #[test]
+#[cfg_attr(not(has_strace), ignore = "needs strace")]
 fn datagram_trace_matches_strace() {
     run_and_compare("datagram");
 }
 
 #[test]
+#[cfg_attr(not(has_strace), ignore = "needs strace")]
 fn broadcaster_trace_matches_strace() {
     run_and_compare("broadcaster");
 }

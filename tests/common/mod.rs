@@ -180,13 +180,38 @@ pub fn example_path(name: &str) -> PathBuf {
 /// reason if it is ignored unless asked for (as libtest's `#[ignore]`).
 pub type PlainTest = (&'static str, fn(), Option<&'static str>);
 
+/// The ignore reason of a `harness = false` test that runs strace: `None`
+/// when build.rs found strace on PATH (cfg `has_strace`), else
+/// `Some("needs strace")`. Libtest tests say the same with
+/// `#[cfg_attr(not(has_strace), ignore = "needs strace")]`. build.rs looks
+/// again when PATH or a PATH directory changes, so installing the tool is
+/// enough. `.ci/run` finds the tools tests need by these reasons.
+pub const NEEDS_STRACE: Option<&str> = if cfg!(has_strace) {
+    None
+} else {
+    Some("needs strace")
+};
+
+/// As [`NEEDS_STRACE`], for `systemd-socket-activate` (Debian's systemd
+/// package; cfg `has_systemd_socket_activate`).
+pub const NEEDS_SYSTEMD_SOCKET_ACTIVATE: Option<&str> = if cfg!(has_systemd_socket_activate) {
+    None
+} else {
+    Some("needs systemd-socket-activate")
+};
+
 /// A small libtest for `harness = false` binaries, for tests that must run
 /// on the main thread of a process of their own (signal masks, rlimits).
 /// Runs `tests` in order, one after another, honouring name filters,
 /// `--exact`, `--list`, `--ignored` and `--include-ignored`; prints
 /// libtest's lines, its closing line included (CI's summary reads it); and
-/// exits 1 if any test failed.
-pub fn run_plain_tests(tests: &[PlainTest]) {
+/// exits 1 if any test failed. A test is a [`PlainTest`] or, with a body
+/// that borrows something, any `(name, closure, reason)`.
+///
+/// An ignored test is not run and prints `test NAME ... ignored, REASON`,
+/// as libtest does; as with libtest, `--ignored` runs it, whatever the
+/// reason (a missing tool included).
+pub fn run_plain_tests<F: Fn()>(tests: &[(&'static str, F, Option<&'static str>)]) {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let has = |flag: &str| args.iter().any(|a| a == flag);
     if has("--list") {
@@ -200,7 +225,8 @@ pub fn run_plain_tests(tests: &[PlainTest]) {
     let (only_ignored, include_ignored) = (has("--ignored"), has("--include-ignored"));
     let (mut passed, mut failed, mut ignored, mut filtered) = (0, 0, 0, 0);
     println!("\nrunning {} tests", tests.len());
-    for &(name, run, ignore) in tests {
+    for (name, run, ignore) in tests {
+        let (name, ignore) = (*name, *ignore);
         let selected = filters.is_empty()
             || filters.iter().any(|f| {
                 if exact {
@@ -227,7 +253,8 @@ pub fn run_plain_tests(tests: &[PlainTest]) {
             }
             continue;
         }
-        match std::panic::catch_unwind(run) {
+        // A failed test's state is never looked at again.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
             Ok(()) => {
                 println!("test {name} ... ok");
                 passed += 1;
