@@ -261,6 +261,32 @@ impl<'a, I: Iterator<Item = &'a [u8]> + Clone> fmt::Display for Iov<'a, I> {
     }
 }
 
+/// An iovec array by address, for a receive whose count says nothing of
+/// what the kernel wrote (`MSG_TRUNC` in its flags, see
+/// [`recvfrom`](super::net::recvfrom)): `[{iov_base=0x..., iov_len=N}, ...]`
+/// (an empty buffer as `""`: it has no contents).
+#[cfg(feature = "trace")]
+struct IovAddrs<'a>(&'a [IoSliceMut<'a>]);
+
+#[cfg(feature = "trace")]
+impl fmt::Display for IovAddrs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, b) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            if b.is_empty() {
+                // No contents to show: as strace prints it.
+                f.write_str("{iov_base=\"\", iov_len=0}")?;
+            } else {
+                write!(f, "{{iov_base={:p}, iov_len={}}}", b.as_ptr(), b.len())?;
+            }
+        }
+        f.write_str("]")
+    }
+}
+
 /// The bytes a receive put in each buffer, in order, `n` in all.
 #[cfg(feature = "trace")]
 fn received<'a>(
@@ -328,7 +354,14 @@ pub(crate) fn recvmsg<'c>(
             _ => f.write_str("NULL"),
         }),
         msg.msg_namelen,
-        Iov(received(bufs, r.as_ref().ok().copied())),
+        t::With(
+            |f: &mut fmt::Formatter<'_>| if flags & libc::MSG_TRUNC != 0 {
+                // The count is not what was written: print no contents.
+                write!(f, "{}", IovAddrs(bufs))
+            } else {
+                write!(f, "{}", Iov(received(bufs, r.as_ref().ok().copied())))
+            }
+        ),
         bufs.len(),
         msg.msg_controllen,
         Flags(msg.msg_flags, t::MSG),
