@@ -603,6 +603,84 @@ fn a_trunc_receive_may_differ_from_strace_in_its_buffer_only() {
     }
 }
 
+/// The trace lines of the crate's calls `f` makes, through
+/// `trace::set_sink`. The sink and the switch are the process's: one
+/// capture at a time.
+fn capture<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
+    use baresock::trace;
+    use std::sync::{Arc, Mutex};
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&lines);
+    trace::set_sink(trace::Sink::Function(Box::new(move |l| {
+        sink.lock().unwrap().push(l.to_owned())
+    })));
+    trace::enable(true);
+    let out = f();
+    trace::enable(false);
+    trace::set_sink(trace::Sink::Stderr);
+    let lines = lines.lock().unwrap().clone();
+    (out, lines)
+}
+
+/// A Unix socket bound to a path of the full 108 bytes: the kernel reports
+/// its address as 111 bytes, and the trace says so as strace does, though
+/// the `SockAddr` keeps 110 (the length the kernel takes back).
+#[test]
+fn trace_shows_the_length_the_kernel_reported() {
+    use baresock::{Domain, OwnedSocket, Protocol, SockAddr, Type};
+    use std::os::fd::AsRawFd;
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("trace-len-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = dir.as_os_str().len() + 1;
+    if base + 1 >= 108 {
+        // The target dir's path leaves no room for a 108-byte socket path.
+        let _ = std::fs::remove_dir_all(&dir);
+        panic!("CARGO_TARGET_TMPDIR too long for a 108-byte path: {base}");
+    }
+    let path = dir.join("p".repeat(108 - base));
+    assert_eq!(path.as_os_str().len(), 108);
+    let s = OwnedSocket::new(Domain::UNIX, Type::DGRAM, Protocol::DEFAULT).unwrap();
+    s.bind(&SockAddr::unix(&path).unwrap()).unwrap();
+    let (local, lines) = capture(|| s.local_addr().unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(local.len(), 110);
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with(&format!("getsockname({}, ", s.as_raw_fd())))
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert!(line.ends_with(", [128 => 111]) = 0"), "{line}");
+}
+
+/// recvmsg's iovecs as strace prints them: what was received in each,
+/// and each buffer's whole length (strace: `iov_base="hi", iov_len=8`).
+#[test]
+fn recvmsg_trace_gives_each_buffer_its_whole_length() {
+    use baresock::{Domain, MsgFlags, OwnedSocket, Protocol, Type};
+    use std::io::IoSliceMut;
+    let (a, b) = OwnedSocket::pair(Domain::UNIX, Type::DGRAM, Protocol::DEFAULT).unwrap();
+    a.send(b"hi").unwrap();
+    let (mut x, mut y) = ([0u8; 8], [0u8; 4]);
+    let ((n, _), lines) = capture(|| {
+        b.recv_vectored_with_flags(
+            &mut [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)],
+            MsgFlags::NONE,
+        )
+        .unwrap()
+    });
+    assert_eq!(n, 2);
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("recvmsg("))
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert!(
+        line.contains(r#"msg_iov=[{iov_base="hi", iov_len=8}, {iov_base="", iov_len=4}]"#),
+        "{line}"
+    );
+}
+
 /// The canary for MSG_TRUNC into uninitialised memory: on TCP the kernel
 /// discards the data without writing the buffer, so neither the API nor
 /// the trace may present the buffer's bytes as received. (No dynamic tool
@@ -611,17 +689,9 @@ fn a_trunc_receive_may_differ_from_strace_in_its_buffer_only() {
 // Reading back the pattern buffer the kernel left alone.
 #[allow(unsafe_code)]
 fn trunc_into_uninit_memory_shows_no_stale_bytes() {
-    use baresock::{Domain, MsgFlags, OwnedSocket, Protocol, SockAddr, trace};
+    use baresock::{Domain, MsgFlags, OwnedSocket, Protocol, SockAddr};
     use std::mem::MaybeUninit;
     use std::os::fd::AsRawFd;
-    use std::sync::{Arc, Mutex};
-
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = Arc::clone(&lines);
-    trace::set_sink(trace::Sink::Function(Box::new(move |l| {
-        sink.lock().unwrap().push(l.to_owned())
-    })));
-    trace::enable(true);
 
     let l = OwnedSocket::new(Domain::IPV4, baresock::Type::STREAM, Protocol::DEFAULT).unwrap();
     l.bind(&SockAddr::from(std::net::SocketAddr::from((
@@ -639,11 +709,18 @@ fn trunc_into_uninit_memory_shows_no_stale_bytes() {
     // the data, then MSG_TRUNC discards it.
     let mut buf = [MaybeUninit::new(0xAAu8); 8];
     c.send(b"hello").unwrap();
-    let (n, init) = s.recv_uninit(&mut buf, MsgFlags::TRUNC).unwrap();
-    assert_eq!((n, init.len()), (5, 0), "5 bytes discarded, none written");
+    let ((n, init_len), mut lines) = capture(|| {
+        let (n, init) = s.recv_uninit(&mut buf, MsgFlags::TRUNC).unwrap();
+        (n, init.len())
+    });
+    assert_eq!((n, init_len), (5, 0), "5 bytes discarded, none written");
     c.send(b"world").unwrap();
-    let (n, init, _) = s.recv_from_uninit(&mut buf, MsgFlags::TRUNC).unwrap();
-    assert_eq!((n, init.len()), (5, 0));
+    let ((n, init_len), more) = capture(|| {
+        let (n, init, _) = s.recv_from_uninit(&mut buf, MsgFlags::TRUNC).unwrap();
+        (n, init.len())
+    });
+    lines.extend(more);
+    assert_eq!((n, init_len), (5, 0));
     // SAFETY: buf was made of MaybeUninit::new(0xAA); the kernel only
     // writes initialised bytes.
     let held: Vec<u8> = buf.iter().map(|m| unsafe { m.assume_init() }).collect();
@@ -651,14 +728,13 @@ fn trunc_into_uninit_memory_shows_no_stale_bytes() {
     // recvmsg with MSG_TRUNC: its trace prints no contents either.
     let mut vbuf = [0xAAu8; 8];
     c.send(b"again").unwrap();
-    let (n, _) = s
-        .recv_vectored_with_flags(&mut [std::io::IoSliceMut::new(&mut vbuf)], MsgFlags::TRUNC)
-        .unwrap();
+    let ((n, _), more) = capture(|| {
+        s.recv_vectored_with_flags(&mut [std::io::IoSliceMut::new(&mut vbuf)], MsgFlags::TRUNC)
+            .unwrap()
+    });
+    lines.extend(more);
     assert_eq!(n, 5);
 
-    trace::enable(false);
-    trace::set_sink(trace::Sink::Stderr);
-    let lines = lines.lock().unwrap();
     let ours: Vec<&String> = lines
         .iter()
         .filter(|l| {
@@ -668,13 +744,31 @@ fn trunc_into_uninit_memory_shows_no_stale_bytes() {
         })
         .collect();
     assert_eq!(ours.len(), 3, "{lines:#?}");
-    for line in ours {
+    for line in &ours {
         // The count, and an address where the contents would be.
         assert!(line.ends_with(" = 5"), "{line}");
         assert!(line.contains("0x"), "{line}");
         for stale in ["\\252", "\\xaa", "\"", "\u{aa}"] {
             assert!(!line.contains(stale), "{stale} in {line}");
         }
+    }
+    // Word for word what strace prints, its stale bytes aside: the lines it
+    // wrote for these three calls, with their buffers as addresses.
+    let strace_wrote = [
+        format!(r#"{fd} recvfrom({fd}, "\252\252\252\252\252", 8, MSG_TRUNC, NULL, NULL) = 5"#),
+        format!(
+            r#"{fd} recvfrom({fd}, "\252\252\252\252\252", 8, MSG_TRUNC, 0x7f3da685d330, [128 => 0]) = 5"#
+        ),
+        format!(
+            r#"{fd} recvmsg({fd}, {{msg_name=NULL, msg_namelen=0, msg_iov=[{{iov_base="\252\252\252\252\252", iov_len=8}}], msg_iovlen=1, msg_controllen=0, msg_flags=MSG_CMSG_CLOEXEC}}, MSG_TRUNC|MSG_CMSG_CLOEXEC) = 5"#
+        ),
+    ];
+    for (line, theirs) in ours.iter().zip(&strace_wrote) {
+        let theirs = parse_line(theirs).unwrap().1;
+        assert_eq!(
+            call_of(line).unwrap().text,
+            trunc_buffers_as_addresses(&theirs)
+        );
     }
 }
 

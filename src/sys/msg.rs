@@ -235,7 +235,7 @@ pub(crate) fn sendmsg(
         fd.as_raw_fd(),
         SockAddrArg(addr),
         addr.map_or(0, SockAddr::len),
-        Iov(bufs.iter().map(|b| &b[..])),
+        Iov(bufs.iter().map(|b| (&b[..], b.len()))),
         bufs.len(),
         control.len(),
         Flags(flags, t::MSG)
@@ -243,19 +243,21 @@ pub(crate) fn sendmsg(
     r
 }
 
-/// An iovec array as strace prints it: `[{iov_base="...", iov_len=N}, ...]`.
+/// An iovec array as strace prints it: `[{iov_base="...", iov_len=N}, ...]`,
+/// from (the bytes to show, the buffer's length) pairs: a receive shows
+/// what it put in each buffer, and strace gives each buffer's whole length.
 #[cfg(feature = "trace")]
-struct Iov<'a, I: Iterator<Item = &'a [u8]> + Clone>(I);
+struct Iov<'a, I: Iterator<Item = (&'a [u8], usize)> + Clone>(I);
 
 #[cfg(feature = "trace")]
-impl<'a, I: Iterator<Item = &'a [u8]> + Clone> fmt::Display for Iov<'a, I> {
+impl<'a, I: Iterator<Item = (&'a [u8], usize)> + Clone> fmt::Display for Iov<'a, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[")?;
-        for (i, b) in self.0.clone().enumerate() {
+        for (i, (b, len)) in self.0.clone().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            write!(f, "{{iov_base={}, iov_len={}}}", Buf(b), b.len())?;
+            write!(f, "{{iov_base={}, iov_len={len}}}", Buf(b))?;
         }
         f.write_str("]")
     }
@@ -287,17 +289,18 @@ impl fmt::Display for IovAddrs<'_> {
     }
 }
 
-/// The bytes a receive put in each buffer, in order, `n` in all.
+/// The bytes a receive put in each buffer, in order, `n` in all, each
+/// with its buffer's length.
 #[cfg(feature = "trace")]
 fn received<'a>(
     bufs: &'a [IoSliceMut<'_>],
     n: Option<usize>,
-) -> impl Iterator<Item = &'a [u8]> + Clone {
+) -> impl Iterator<Item = (&'a [u8], usize)> + Clone {
     let mut left = n.unwrap_or(0);
     bufs.iter().map(move |b| {
         let take = left.min(b.len());
         left -= take;
-        &b[..take]
+        (&b[..take], b.len())
     })
 }
 

@@ -135,7 +135,7 @@ pub(crate) fn accept4(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<(Own
         &r,
         "{}, {}, {}",
         fd.as_raw_fd(),
-        SockAddrOut(Some(&addr), r.is_ok()),
+        SockAddrOut(Some(&addr), r.is_ok(), len),
         Flags(flags, t::SOCK_FLAGS)
     );
     Ok((r?, addr))
@@ -173,7 +173,7 @@ pub(crate) fn getsockname(fd: BorrowedFd<'_>) -> io::Result<SockAddr> {
         &r,
         "{}, {}",
         fd.as_raw_fd(),
-        SockAddrOut(Some(&addr), r.is_ok())
+        SockAddrOut(Some(&addr), r.is_ok(), len)
     );
     r.map(|()| addr)
 }
@@ -192,7 +192,7 @@ pub(crate) fn getpeername(fd: BorrowedFd<'_>) -> io::Result<SockAddr> {
         &r,
         "{}, {}",
         fd.as_raw_fd(),
-        SockAddrOut(Some(&addr), r.is_ok())
+        SockAddrOut(Some(&addr), r.is_ok(), len)
     );
     r.map(|()| addr)
 }
@@ -312,7 +312,7 @@ pub(crate) fn recvfrom<'b>(
             filled.as_ptr()
         ),
         Flags(flags, t::MSG),
-        SockAddrOut(addr.as_deref(), r.is_ok())
+        SockAddrOut(addr.as_deref(), r.is_ok(), len)
     );
     r.map(|n| (n, filled))
 }
