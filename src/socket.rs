@@ -600,9 +600,12 @@ impl OwnedSocket {
     /// `recvfrom(fd, buf, len, flags, NULL, NULL)` — receive with flags
     /// (`MSG_PEEK`, `MSG_WAITALL`, `MSG_DONTWAIT`, `MSG_OOB`, `MSG_TRUNC`).
     ///
-    /// With `MSG_TRUNC` on a datagram socket the kernel returns the
-    /// datagram's real length, which may exceed `buf.len()`; only
-    /// `buf.len()` bytes were written.
+    /// With `MSG_TRUNC` the count no longer says how many bytes the kernel
+    /// wrote into `buf`. On a datagram socket it is the datagram's real
+    /// length, which may exceed `buf.len()`; the first `min(n, buf.len())`
+    /// bytes were written. On TCP the kernel discards up to `buf.len()`
+    /// bytes without copying them and returns how many it discarded: `buf`
+    /// keeps what it held. A Unix stream socket ignores the flag.
     ///
     /// # Errors
     ///
@@ -610,18 +613,34 @@ impl OwnedSocket {
     /// data is pending.
     #[doc(alias = "recvfrom")]
     pub fn recv_with_flags(&self, buf: &mut [u8], flags: MsgFlags) -> io::Result<usize> {
-        sys::net::recvfrom(self.fd(), as_uninit(buf), flags.0, None)
+        sys::net::recvfrom(self.fd(), as_uninit(buf), flags.0, None).map(|(n, _)| n)
     }
 
     /// `recvfrom(fd, buf, len, flags, NULL, NULL)` into memory that need not
-    /// be initialised. On success the first `min(n, buf.len())` bytes are
-    /// initialised.
+    /// be initialised. Returns the kernel's count and the bytes it wrote,
+    /// as a slice of `buf` that is initialised and safe to read.
+    ///
+    /// Without `MSG_TRUNC` the slice is the first `min(n, buf.len())` bytes
+    /// of `buf`. With `MSG_TRUNC` it is empty, whatever the count: the
+    /// count then says how long the data was, not how much was written (TCP
+    /// discards the bytes without writing any; a datagram socket writes
+    /// `min(n, buf.len())` and returns the datagram's full length; a Unix
+    /// stream socket ignores the flag), and which kind of socket this is
+    /// would take another syscall to learn. `MSG_TRUNC` is allowed so that
+    /// a datagram's length can be learnt without initialising a buffer
+    /// (`MSG_PEEK | MSG_TRUNC` with an empty `buf` sizes the next
+    /// datagram); to get the length and the bytes, receive into an
+    /// initialised buffer with [`OwnedSocket::recv_with_flags`].
     ///
     /// # Errors
     ///
     /// As [`OwnedSocket::recv_with_flags`].
     #[doc(alias = "recvfrom")]
-    pub fn recv_uninit(&self, buf: &mut [MaybeUninit<u8>], flags: MsgFlags) -> io::Result<usize> {
+    pub fn recv_uninit<'b>(
+        &self,
+        buf: &'b mut [MaybeUninit<u8>],
+        flags: MsgFlags,
+    ) -> io::Result<(usize, &'b mut [u8])> {
         sys::net::recvfrom(self.fd(), buf, flags.0, None)
     }
 
@@ -653,6 +672,9 @@ impl OwnedSocket {
 
     /// `recvfrom(fd, buf, len, flags, addr, addrlen)`.
     ///
+    /// The count under `MSG_TRUNC` is as for
+    /// [`OwnedSocket::recv_with_flags`].
+    ///
     /// # Errors
     ///
     /// As [`OwnedSocket::recv_with_flags`].
@@ -662,24 +684,32 @@ impl OwnedSocket {
         buf: &mut [u8],
         flags: MsgFlags,
     ) -> io::Result<(usize, SockAddr)> {
-        self.recv_from_uninit(as_uninit(buf), flags)
+        let mut addr = SockAddr::empty();
+        let (n, _) = sys::net::recvfrom(self.fd(), as_uninit(buf), flags.0, Some(&mut addr))?;
+        Ok((n, addr))
     }
 
     /// `recvfrom(fd, buf, len, flags, addr, addrlen)` into memory that need
-    /// not be initialised.
+    /// not be initialised. Returns the kernel's count, the bytes it wrote
+    /// (an initialised slice of `buf`) and the sender's address.
+    ///
+    /// The same rule as [`OwnedSocket::recv_uninit`]: without `MSG_TRUNC`
+    /// the slice is the first `min(n, buf.len())` bytes; with `MSG_TRUNC`
+    /// it is empty, and the count is the datagram's full length (or, on a
+    /// stream, what the kernel discarded or ignored the flag for).
     ///
     /// # Errors
     ///
     /// As [`OwnedSocket::recv_with_flags`].
     #[doc(alias = "recvfrom")]
-    pub fn recv_from_uninit(
+    pub fn recv_from_uninit<'b>(
         &self,
-        buf: &mut [MaybeUninit<u8>],
+        buf: &'b mut [MaybeUninit<u8>],
         flags: MsgFlags,
-    ) -> io::Result<(usize, SockAddr)> {
+    ) -> io::Result<(usize, &'b mut [u8], SockAddr)> {
         let mut addr = SockAddr::empty();
-        let n = sys::net::recvfrom(self.fd(), buf, flags.0, Some(&mut addr))?;
-        Ok((n, addr))
+        let (n, data) = sys::net::recvfrom(self.fd(), buf, flags.0, Some(&mut addr))?;
+        Ok((n, data, addr))
     }
 
     /// `recvfrom(fd, buf, len, MSG_PEEK, addr, addrlen)` — peek at the next

@@ -1420,7 +1420,7 @@ fn socket_rows(t: &mut Vec<Row>) {
         // The buffer is uninitialised: only the queue is checked.
         Box::new(|fx| {
             let mut buf = [MaybeUninit::<u8>::uninit(); 16];
-            fx.s().recv_uninit(&mut buf, MsgFlags::NONE)
+            fx.s().recv_uninit(&mut buf, MsgFlags::NONE).map(|(n, _)| n)
         }),
     ));
     t.push(recv(
@@ -1471,7 +1471,7 @@ fn socket_rows(t: &mut Vec<Row>) {
             let mut buf = [MaybeUninit::<u8>::uninit(); 16];
             fx.s()
                 .recv_from_uninit(&mut buf, MsgFlags::NONE)
-                .map(|(n, _)| n)
+                .map(|(n, _, _)| n)
         }),
     ));
     t.push(recv(

@@ -144,10 +144,8 @@ fn exercise_stream(a: &mut OwnedSocket, b: &mut OwnedSocket) {
     assert_eq!(b.peek(&mut buf).unwrap(), 4);
     assert_eq!(&buf, b"peek");
     let mut ubuf = [MaybeUninit::<u8>::uninit(); 4];
-    assert_eq!(b.recv_uninit(&mut ubuf, MsgFlags::NONE).unwrap(), 4);
-    // SAFETY: recv_uninit reported 4 bytes written into ubuf.
-    let got: Vec<u8> = ubuf.iter().map(|m| unsafe { m.assume_init() }).collect();
-    assert_eq!(got, b"peek");
+    let (n, got) = b.recv_uninit(&mut ubuf, MsgFlags::NONE).unwrap();
+    assert_eq!((n, &*got), (4, &b"peek"[..]));
 
     // recv_with_flags(WAITALL) gathers two sends.
     a.send(b"ab").unwrap();
@@ -423,10 +421,12 @@ fn unix_path_of_108_bytes_without_nul_binds_and_connects() {
     // sun_path), more than a sockaddr_un: nix refuses such an address, so
     // std is the oracle for this one.
     let std_l: UnixListener = l.try_clone().unwrap().into();
-    assert_eq!(
-        std_l.local_addr().unwrap().as_pathname(),
-        Some(path.as_path())
-    );
+    let std_local = std_l.local_addr().unwrap();
+    assert_eq!(std_local.as_pathname(), Some(path.as_path()));
+    // std holds the kernel's 111 bytes; converted, it is the same address
+    // (std itself cannot build one: its from_pathname wants room for a NUL).
+    assert_eq!(SockAddr::from(&std_local), addr);
+    assert_eq!(SockAddr::from(std_local), local);
     let c = OwnedSocket::new(Domain::UNIX, Type::STREAM, Protocol::DEFAULT).unwrap();
     c.connect(&addr).unwrap();
     let (s, _) = l.accept().unwrap();
@@ -485,7 +485,7 @@ fn a_108_byte_path_from_the_kernel_can_be_handed_back() {
     // recvmsg and recv_from_uninit fill the address through the same path.
     cli.send_to(b"two", &laddr).unwrap();
     let mut ubuf = [MaybeUninit::<u8>::uninit(); 8];
-    let (n, from) = srv.recv_from_uninit(&mut ubuf, MsgFlags::NONE).unwrap();
+    let (n, _, from) = srv.recv_from_uninit(&mut ubuf, MsgFlags::NONE).unwrap();
     assert_eq!((n, &from), (3, &caddr));
     srv.send_to(b"three", &from).unwrap();
     let mut data = [0u8; 8];
@@ -530,6 +530,101 @@ fn unix_names_near_the_limit_come_back_as_built() {
     }
 }
 
+// ---- MSG_TRUNC into uninitialised memory ----
+
+const PATTERN: u8 = 0xAA;
+
+/// What the buffer holds after a receive: it was filled with [`PATTERN`]
+/// before, so every byte is initialised whatever the kernel did.
+fn bytes_of(buf: &[MaybeUninit<u8>]) -> Vec<u8> {
+    // SAFETY: the buffer was made of MaybeUninit::new(PATTERN) and the
+    // kernel only ever writes initialised bytes into it.
+    buf.iter().map(|m| unsafe { m.assume_init() }).collect()
+}
+
+/// A stream pair and a datagram pair per family: (name, sender, receiver,
+/// stream?).
+fn trunc_cases() -> Vec<(&'static str, OwnedSocket, OwnedSocket, bool)> {
+    let (tc, ts) = tcp_pair(Domain::IPV4);
+    let (ua, _) = udp_bound(Domain::IPV4);
+    let (ub, uba) = udp_bound(Domain::IPV4);
+    ua.connect(&uba).unwrap();
+    let (sa, sb) = OwnedSocket::pair(Domain::UNIX, Type::STREAM, Protocol::DEFAULT).unwrap();
+    let (da, db) = OwnedSocket::pair(Domain::UNIX, Type::DGRAM, Protocol::DEFAULT).unwrap();
+    vec![
+        ("tcp", tc, ts, true),
+        ("udp", ua, ub, false),
+        ("unix stream", sa, sb, true),
+        ("unix datagram", da, db, false),
+    ]
+}
+
+#[test]
+fn uninit_receives_with_trunc_report_no_initialised_bytes() {
+    for (name, tx, rx, stream) in trunc_cases() {
+        // recv_uninit: "hello" into 8 bytes, then 10 bytes into 4.
+        tx.send(b"hello").unwrap();
+        if stream {
+            wait_queued(&rx, 5);
+        }
+        let mut buf = [MaybeUninit::new(PATTERN); 8];
+        let (n, init) = rx.recv_uninit(&mut buf, MsgFlags::TRUNC).unwrap();
+        assert_eq!((n, init.len()), (5, 0), "{name}");
+        // What the kernel did with the buffer differs by socket type, which
+        // is why nothing is vouched for: TCP discards without writing.
+        let want: &[u8] = if name == "tcp" {
+            &[PATTERN; 5]
+        } else {
+            b"hello"
+        };
+        assert_eq!(&bytes_of(&buf)[..5], want, "{name}");
+
+        tx.send(b"0123456789").unwrap();
+        if stream {
+            wait_queued(&rx, 10);
+        }
+        let mut small = [MaybeUninit::new(PATTERN); 4];
+        let (n, init) = rx.recv_uninit(&mut small, MsgFlags::TRUNC).unwrap();
+        // A datagram's full length: what MSG_TRUNC is for.
+        assert_eq!((n, init.len()), (if stream { 4 } else { 10 }, 0), "{name}");
+        if stream {
+            // Drain the six bytes left on the stream.
+            assert_eq!(recv_n(&rx, 6).len(), 6);
+        }
+
+        // recv_from_uninit: the same rule.
+        tx.send(b"abc").unwrap();
+        if stream {
+            wait_queued(&rx, 3);
+        }
+        let mut buf = [MaybeUninit::new(PATTERN); 8];
+        let (n, init, _) = rx.recv_from_uninit(&mut buf, MsgFlags::TRUNC).unwrap();
+        assert_eq!((n, init.len()), (3, 0), "{name}");
+
+        // MSG_PEEK|MSG_TRUNC with no buffer sizes the next datagram.
+        tx.send(b"sized").unwrap();
+        if stream {
+            wait_queued(&rx, 5);
+        }
+        let (n, init) = rx
+            .recv_uninit(&mut [], MsgFlags::PEEK | MsgFlags::TRUNC)
+            .unwrap();
+        assert_eq!((n, init.len()), (if stream { 0 } else { 5 }, 0), "{name}");
+
+        // Without MSG_TRUNC the bytes written are handed back.
+        let mut buf = [MaybeUninit::new(PATTERN); 8];
+        let (n, init, _) = rx.recv_from_uninit(&mut buf, MsgFlags::NONE).unwrap();
+        assert_eq!((n, &*init), (5, &b"sized"[..]), "{name}");
+        let mut buf = [MaybeUninit::<u8>::uninit(); 2];
+        tx.send(b"xyz").unwrap();
+        let (n, init) = rx.recv_uninit(&mut buf, MsgFlags::NONE).unwrap();
+        assert_eq!((n, &*init), (2, &b"xy"[..]), "{name}");
+        if stream {
+            assert_eq!(recv_n(&rx, 1), b"z");
+        }
+    }
+}
+
 // ---- datagram round trips ----
 
 fn udp_round_trip(domain: Domain) {
@@ -557,14 +652,8 @@ fn udp_round_trip(domain: Domain) {
     let parts = [IoSlice::new(b"thr"), IoSlice::new(b"ee")];
     assert_eq!(a.send_to_vectored(&parts, &ba).unwrap(), 5);
     let mut ubuf = [MaybeUninit::<u8>::uninit(); 8];
-    let (n, from) = b.recv_from_uninit(&mut ubuf, MsgFlags::NONE).unwrap();
-    assert_eq!((n, &from), (5, &aa));
-    // SAFETY: the kernel wrote n = 5 bytes into ubuf.
-    let got: Vec<u8> = ubuf[..n]
-        .iter()
-        .map(|m| unsafe { m.assume_init() })
-        .collect();
-    assert_eq!(got, b"three");
+    let (n, got, from) = b.recv_from_uninit(&mut ubuf, MsgFlags::NONE).unwrap();
+    assert_eq!((n, &*got, &from), (5, &b"three"[..], &aa));
 
     assert_eq!(a.send_to_vectored(&parts, &ba).unwrap(), 5);
     let (mut x, mut y) = ([0u8; 2], [0u8; 8]);

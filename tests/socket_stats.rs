@@ -90,7 +90,7 @@ fn each_call_is_the_one_syscall_it_names() {
         b.recv_with_flags(&mut buf[..1], MsgFlags::NONE).unwrap()
     });
     assert_calls(&[(Recvfrom, 1)], || {
-        b.recv_uninit(&mut ubuf[..1], MsgFlags::NONE).unwrap()
+        b.recv_uninit(&mut ubuf[..1], MsgFlags::NONE).unwrap().0
     });
     assert_calls(&[(Recvmsg, 1)], || {
         b.recv_vectored(&mut [IoSliceMut::new(&mut buf[..1])])
@@ -122,7 +122,7 @@ fn each_call_is_the_one_syscall_it_names() {
         v.recv_from_with_flags(&mut buf, MsgFlags::NONE).unwrap()
     });
     assert_calls(&[(Recvfrom, 1)], || {
-        v.recv_from_uninit(&mut ubuf, MsgFlags::NONE).unwrap()
+        v.recv_from_uninit(&mut ubuf, MsgFlags::NONE).unwrap().0
     });
     let (_, _, from) = assert_calls(&[(Recvmsg, 1)], || {
         v.recv_from_vectored(&mut [IoSliceMut::new(&mut buf)])

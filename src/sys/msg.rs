@@ -235,7 +235,7 @@ pub(crate) fn sendmsg(
         fd.as_raw_fd(),
         SockAddrArg(addr),
         addr.map_or(0, SockAddr::len),
-        Iov(bufs.iter().map(|b| &b[..])),
+        Iov(bufs.iter().map(|b| (&b[..], b.len()))),
         bufs.len(),
         control.len(),
         Flags(flags, t::MSG)
@@ -243,35 +243,64 @@ pub(crate) fn sendmsg(
     r
 }
 
-/// An iovec array as strace prints it: `[{iov_base="...", iov_len=N}, ...]`.
+/// An iovec array as strace prints it: `[{iov_base="...", iov_len=N}, ...]`,
+/// from (the bytes to show, the buffer's length) pairs: a receive shows
+/// what it put in each buffer, and strace gives each buffer's whole length.
 #[cfg(feature = "trace")]
-struct Iov<'a, I: Iterator<Item = &'a [u8]> + Clone>(I);
+struct Iov<'a, I: Iterator<Item = (&'a [u8], usize)> + Clone>(I);
 
 #[cfg(feature = "trace")]
-impl<'a, I: Iterator<Item = &'a [u8]> + Clone> fmt::Display for Iov<'a, I> {
+impl<'a, I: Iterator<Item = (&'a [u8], usize)> + Clone> fmt::Display for Iov<'a, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[")?;
-        for (i, b) in self.0.clone().enumerate() {
+        for (i, (b, len)) in self.0.clone().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            write!(f, "{{iov_base={}, iov_len={}}}", Buf(b), b.len())?;
+            write!(f, "{{iov_base={}, iov_len={len}}}", Buf(b))?;
         }
         f.write_str("]")
     }
 }
 
-/// The bytes a receive put in each buffer, in order, `n` in all.
+/// An iovec array by address, for a receive whose count says nothing of
+/// what the kernel wrote (`MSG_TRUNC` in its flags, see
+/// [`recvfrom`](super::net::recvfrom)): `[{iov_base=0x..., iov_len=N}, ...]`
+/// (an empty buffer as `""`: it has no contents).
+#[cfg(feature = "trace")]
+struct IovAddrs<'a>(&'a [IoSliceMut<'a>]);
+
+#[cfg(feature = "trace")]
+impl fmt::Display for IovAddrs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, b) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            if b.is_empty() {
+                // No contents to show: as strace prints it.
+                f.write_str("{iov_base=\"\", iov_len=0}")?;
+            } else {
+                write!(f, "{{iov_base={:p}, iov_len={}}}", b.as_ptr(), b.len())?;
+            }
+        }
+        f.write_str("]")
+    }
+}
+
+/// The bytes a receive put in each buffer, in order, `n` in all, each
+/// with its buffer's length.
 #[cfg(feature = "trace")]
 fn received<'a>(
     bufs: &'a [IoSliceMut<'_>],
     n: Option<usize>,
-) -> impl Iterator<Item = &'a [u8]> + Clone {
+) -> impl Iterator<Item = (&'a [u8], usize)> + Clone {
     let mut left = n.unwrap_or(0);
     bufs.iter().map(move |b| {
         let take = left.min(b.len());
         left -= take;
-        &b[..take]
+        (&b[..take], b.len())
     })
 }
 
@@ -328,7 +357,14 @@ pub(crate) fn recvmsg<'c>(
             _ => f.write_str("NULL"),
         }),
         msg.msg_namelen,
-        Iov(received(bufs, r.as_ref().ok().copied())),
+        t::With(
+            |f: &mut fmt::Formatter<'_>| if flags & libc::MSG_TRUNC != 0 {
+                // The count is not what was written: print no contents.
+                write!(f, "{}", IovAddrs(bufs))
+            } else {
+                write!(f, "{}", Iov(received(bufs, r.as_ref().ok().copied())))
+            }
+        ),
         bufs.len(),
         msg.msg_controllen,
         Flags(msg.msg_flags, t::MSG),

@@ -135,7 +135,7 @@ pub(crate) fn accept4(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<(Own
         &r,
         "{}, {}, {}",
         fd.as_raw_fd(),
-        SockAddrOut(Some(&addr), r.is_ok()),
+        SockAddrOut(Some(&addr), r.is_ok(), len),
         Flags(flags, t::SOCK_FLAGS)
     );
     Ok((r?, addr))
@@ -173,7 +173,7 @@ pub(crate) fn getsockname(fd: BorrowedFd<'_>) -> io::Result<SockAddr> {
         &r,
         "{}, {}",
         fd.as_raw_fd(),
-        SockAddrOut(Some(&addr), r.is_ok())
+        SockAddrOut(Some(&addr), r.is_ok(), len)
     );
     r.map(|()| addr)
 }
@@ -192,7 +192,7 @@ pub(crate) fn getpeername(fd: BorrowedFd<'_>) -> io::Result<SockAddr> {
         &r,
         "{}, {}",
         fd.as_raw_fd(),
-        SockAddrOut(Some(&addr), r.is_ok())
+        SockAddrOut(Some(&addr), r.is_ok(), len)
     );
     r.map(|()| addr)
 }
@@ -246,15 +246,24 @@ pub(crate) fn sendto(
 }
 
 /// `recvfrom(fd, buf, len, flags, addr, addrlen)`; `recv` is this call with
-/// a NULL address. The kernel writes at most `buf.len()` bytes and the
-/// returned count says how many it wrote (with MSG_TRUNC on a datagram
-/// socket the count can be larger than the buffer: the caller clamps).
-pub(crate) fn recvfrom(
+/// a NULL address. Returns the kernel's count and the bytes of `buf` that
+/// are known to be initialised: the first `min(count, buf.len())`, or
+/// none at all when `flags` holds `MSG_TRUNC`.
+///
+/// With `MSG_TRUNC` the count does not say how many bytes the kernel
+/// wrote: a TCP socket discards up to `len` bytes without writing any and
+/// returns how many it discarded; a datagram socket writes
+/// `min(len, datagram)` and returns the datagram's full length; a Unix
+/// stream socket ignores the flag and writes what it returns. Which one
+/// this fd is would cost a syscall to learn, so no byte is vouched for, and
+/// the trace prints the buffer's address instead of its contents (an empty
+/// buffer, which has none, prints as `""`, as strace prints it).
+pub(crate) fn recvfrom<'b>(
     fd: BorrowedFd<'_>,
-    buf: &mut [MaybeUninit<u8>],
+    buf: &'b mut [MaybeUninit<u8>],
     flags: libc::c_int,
     mut addr: Option<&mut SockAddr>,
-) -> io::Result<usize> {
+) -> io::Result<(usize, &'b mut [u8])> {
     let mut len = SockAddr::CAPACITY;
     let (aptr, lptr) = match addr.as_deref_mut() {
         Some(a) => (a.as_mut_ptr(), &raw mut len),
@@ -280,29 +289,32 @@ pub(crate) fn recvfrom(
     if let Some(a) = addr.as_mut() {
         a.set_len(len);
     }
+    // Without MSG_TRUNC the count is what the kernel wrote, never more
+    // than the length it was given (which fault injection may shorten).
+    let init = match r {
+        Ok(n) if flags & libc::MSG_TRUNC == 0 => n.min(cap),
+        _ => 0,
+    };
+    // SAFETY: the kernel initialised the first `init` bytes of `buf` in the
+    // call above (0 when MSG_TRUNC leaves that unknown); MaybeUninit<u8>
+    // has u8's layout, and the new slice takes over `buf`'s borrow.
+    let filled = unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<u8>(), init) };
     strace!(
         Syscall::Recvfrom,
         &r,
         "{}, {}, {cap}, {}, {}",
         fd.as_raw_fd(),
         RecvBuf(
-            r.as_ref().ok().map(|&n| filled(buf, n)),
-            buf.as_ptr().cast()
+            r.as_ref()
+                .ok()
+                .filter(|_| flags & libc::MSG_TRUNC == 0 || cap == 0)
+                .map(|_| &*filled),
+            filled.as_ptr()
         ),
         Flags(flags, t::MSG),
-        SockAddrOut(addr.as_deref(), r.is_ok())
+        SockAddrOut(addr.as_deref(), r.is_ok(), len)
     );
-    r
-}
-
-/// The first `n` bytes of a buffer the kernel just wrote `n` bytes into
-/// (at most its length: MSG_TRUNC reports more than it wrote).
-#[cfg(feature = "trace")]
-pub(crate) fn filled(buf: &[MaybeUninit<u8>], n: usize) -> &[u8] {
-    let n = n.min(buf.len());
-    // SAFETY: the kernel initialised the first `n` bytes of `buf` in the call
-    // that returned `n`; MaybeUninit<u8> has u8's layout.
-    unsafe { std::slice::from_raw_parts(buf.as_ptr().cast(), n) }
+    r.map(|n| (n, filled))
 }
 
 /// Plain C data that a socket option can be read into or written from.

@@ -384,19 +384,31 @@ impl Display for SockAddrArg<'_> {
     }
 }
 
-/// An address the kernel filled in, with strace's `[capacity => length]`.
-pub(crate) struct SockAddrOut<'a>(pub(crate) Option<&'a SockAddr>, pub(crate) bool);
+/// An address the kernel filled in, whether the call succeeded, and the
+/// length the kernel reported, printed as strace's `[capacity => length]`
+/// (the kernel's own length: 111 for a 108-byte Unix path, which the
+/// `SockAddr` keeps as 110).
+pub(crate) struct SockAddrOut<'a>(
+    pub(crate) Option<&'a SockAddr>,
+    pub(crate) bool,
+    pub(crate) libc::socklen_t,
+);
 
 impl Display for SockAddrOut<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match (self.0, self.1) {
             (None, _) => f.write_str("NULL, NULL"),
+            // Nothing filled in (a TCP socket's recvfrom): strace shows the
+            // buffer's address.
+            (Some(a), true) if self.2 == 0 => {
+                write!(f, "{:p}, [{} => 0]", a.as_ptr(), SockAddr::CAPACITY)
+            }
             (Some(a), true) => write!(
                 f,
                 "{}, [{} => {}]",
                 SockAddrArg(Some(a)),
                 SockAddr::CAPACITY,
-                a.len()
+                self.2
             ),
             // The call failed: strace shows the buffer's address.
             (Some(a), false) => write!(f, "{:p}, [{}]", a.as_ptr(), SockAddr::CAPACITY),
