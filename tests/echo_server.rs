@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn example_path() -> PathBuf {
     common::example_path("echo_server")
@@ -155,20 +155,6 @@ fn large_message_survives_partial_writes() {
     }
 }
 
-/// A process's CPU time so far (user + system), from /proc/PID/stat.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command name, which is in parentheses and may hold
-    // spaces: state is field 3, utime 14, stime 15 (proc(5)).
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    let per_sec = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .unwrap()
-        .unwrap() as u64;
-    Duration::from_nanos(ticks * 1_000_000_000 / per_sec)
-}
-
 /// How many of a process's fds are below `limit` (an fd inherited from
 /// the test runner may sit above a lowered RLIMIT_NOFILE).
 fn fds_below(pid: u32, limit: u64) -> u64 {
@@ -185,7 +171,8 @@ fn fds_below(pid: u32, limit: u64) -> u64 {
 fn out_of_fds_pauses_accepting_instead_of_spinning() {
     const CLIENTS: usize = 100;
     const NOFILE: u64 = 32;
-    // How long the storm is held while the server's CPU time is measured.
+    // How long the storm is held: time for a spinning server to show itself
+    // in its wait count.
     const STORM: Duration = Duration::from_millis(1500);
     for b in Backend::ALL {
         // 32 fds: room for about two dozen connections at a time.
@@ -212,15 +199,10 @@ fn out_of_fds_pauses_accepting_instead_of_spinning() {
         }
         assert!(full, "{b}: the server never filled its {NOFILE} fds");
         // While nothing frees an fd, the listener stays readable: a
-        // server still watching it would spin. A paused one sleeps.
-        let (cpu0, wall0) = (cpu_time(pid), Instant::now());
+        // server still watching it would spin, waiting hundreds of
+        // thousands of times in this pause; a paused one sleeps. The wait
+        // count in its summary (below) tells which: a count, not a clock.
         std::thread::sleep(STORM);
-        let (cpu, wall) = (cpu_time(pid) - cpu0, wall0.elapsed());
-        assert!(
-            cpu * 10 < wall,
-            "{b}: the server used {cpu:?} of CPU in {wall:?} out of fds: it spins"
-        );
-        eprintln!("{b}: out of fds for {wall:?}, the server used {cpu:?} of CPU");
         // In connection order: each echo, then close, which frees an fd
         // for the next connection waiting in the accept queue; the ones
         // that waited are served (the server recovers).
