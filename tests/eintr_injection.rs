@@ -353,7 +353,7 @@ fn traced(case: &Case, inject_at: Option<usize>, log: &Path) -> (Vec<String>, St
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run strace (cfg has_strace said it is on PATH)");
+        .expect("run strace (build.rs found it on PATH)");
     // Bounded: a case that blocks is killed and fails.
     let start = Instant::now();
     while child.try_wait().unwrap().is_none() {

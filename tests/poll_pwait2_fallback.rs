@@ -60,7 +60,7 @@ fn epoll_pwait2_falls_back_and_remembers() {
             .env(CHILD_ENV, "1")
             .stdin(Stdio::null())
             .output()
-            .expect("run strace (cfg has_strace said it is on PATH)");
+            .expect("run strace (build.rs found it on PATH)");
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(
             out.status.success(),

@@ -215,8 +215,11 @@ pub fn run_plain_tests<F: Fn()>(tests: &[(&'static str, F, Option<&'static str>)
     let args: Vec<String> = std::env::args().skip(1).collect();
     let has = |flag: &str| args.iter().any(|a| a == flag);
     if has("--list") {
-        for (name, _, _) in tests {
-            println!("{name}: test");
+        // As libtest: with `--ignored`, only the ignored ones.
+        for (name, _, ignore) in tests {
+            if ignore.is_some() || !has("--ignored") {
+                println!("{name}: test");
+            }
         }
         return;
     }
