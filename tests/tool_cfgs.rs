@@ -3,7 +3,9 @@
 //! ignored, "needs TOOL". Any other use could make a test that needs the
 //! tool pass without it (`if !cfg!(..) { return }`) or vanish from the
 //! report (`#[cfg(..)]`), and the README promises an ignored test with its
-//! reason. The two allowed forms, on one line each (rustfmt keeps them so):
+//! reason. The two allowed forms (the attribute on one line, or as rustfmt
+//! breaks it when it is too long: `#[cfg_attr(`, one argument a line,
+//! `)]`):
 //!
 //! - `#[cfg_attr(not(has_TOOL), ignore = "needs TOOL")]` on a libtest test;
 //! - in tests/common/mod.rs, `pub const NEEDS_TOOL: Option<&str> = if
@@ -56,8 +58,24 @@ fn misuses(path: &Path, text: &str, tool: &str, cfg: &str) -> Vec<String> {
     let is_common = path.ends_with("tests/common/mod.rs");
     let lines: Vec<&str> = text.lines().collect();
     let mut bad = Vec::new();
+    let mut skip_to = 0;
     for (i, line) in lines.iter().enumerate() {
+        if i < skip_to {
+            continue;
+        }
         let t = line.trim();
+        // rustfmt breaks an attribute too long for one line into
+        // `#[cfg_attr(`, one argument a line, `)]`: read it as one line.
+        if t == "#[cfg_attr(" {
+            if let Some(end) = lines[i + 1..].iter().take(4).position(|l| l.trim() == ")]") {
+                let args: Vec<&str> = lines[i + 1..i + 1 + end].iter().map(|l| l.trim()).collect();
+                let joined = format!("#[cfg_attr({})]", args.join(" ").trim_end_matches(','));
+                if joined == attr {
+                    skip_to = i + 2 + end;
+                    continue;
+                }
+            }
+        }
         if !names(t, cfg) || t.starts_with("//") || t == attr {
             continue;
         }
@@ -107,6 +125,10 @@ fn the_check_sees_an_early_return_and_a_vanishing_test() {
     let p = Path::new("tests/x.rs");
     let ok = "#[test]\n#[cfg_attr(not(has_strace), ignore = \"needs strace\")]\nfn t() {}\n";
     assert!(misuses(p, ok, "strace", "has_strace").is_empty());
+    let wrapped = "#[test]\n#[cfg_attr(\n    not(has_strace),\n    ignore = \"needs strace\"\n)]\nfn t() {}\n";
+    assert!(misuses(p, wrapped, "strace", "has_strace").is_empty());
+    let wrapped_wrong = wrapped.replace("needs strace", "needs nothing");
+    assert_eq!(misuses(p, &wrapped_wrong, "strace", "has_strace").len(), 1);
     for bad in [
         "fn t() {\n    if !cfg!(has_strace) {\n        return;\n    }\n}\n",
         "#[cfg(has_strace)]\n#[test]\nfn t() {}\n",
