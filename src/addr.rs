@@ -100,7 +100,8 @@ static_assertions::const_assert_eq!(SIN6_LEN, 28);
 /// its decoded value encodes to (stale bytes after a path's NUL, a
 /// non-zero `sin_zero`, a path without its NUL counted) adds
 /// `, non-canonical bytes 0100…` in hex; an address [`decode`] refuses
-/// prints `SockAddr(invalid: <reason>, bytes …)`.
+/// prints `SockAddr(invalid: <reason>, bytes …)`, except the empty
+/// address, `SockAddr(none)` (below).
 ///
 /// `Display` is the short form for people and logs:
 ///
@@ -120,11 +121,24 @@ static_assertions::const_assert_eq!(SIN6_LEN, 28);
 /// - The unnamed address: `(unnamed)`.
 /// - Another family: `(family 17: 0102)`, the bytes after the family in
 ///   hex; an address [`decode`] refuses: `(invalid: 0200)`, all its bytes.
+/// - The empty address (length 0): `(none)`.
 ///
 /// Two addresses that the constructors build or the kernel returns display
 /// alike only when they are equal, or are IPv6 addresses that differ only
 /// in flow info. (A non-canonical address from [`SockAddr::from_bytes`]
 /// displays as the address it decodes to.)
+///
+/// # The empty address
+///
+/// Length 0 is the kernel's "no address": `recvfrom` and `recvmsg` report
+/// it on a stream socket (the peer is fixed), and for a datagram from a
+/// Unix socket that was never bound (a `socketpair` end, or a client that
+/// sends without `bind`; `accept` instead reports such a peer as the
+/// unnamed address, the family alone). [`decode`] refuses it
+/// (`TooShortForFamily`), and it is not equal to
+/// [`SockAddr::unix_unnamed`], since its bytes differ; converting it to
+/// std's Unix address gives the unnamed one, as std's own `recv_from`
+/// does for the same answer.
 ///
 /// # Converting
 ///
@@ -714,6 +728,9 @@ impl fmt::Debug for SockAddr {
             Ok(Addr::Other { family, data }) => {
                 write!(f, "SockAddr(family {family}, data {}", Hex(data))?
             }
+            // The kernel's "no address" (see the type's docs), not a
+            // malformed one.
+            Err(_) if self.len == 0 => return f.write_str("SockAddr(none)"),
             Err(e) => {
                 return write!(f, "SockAddr(invalid: {e}, bytes {})", Hex(self.as_bytes()));
             }
@@ -751,6 +768,7 @@ impl fmt::Display for SockAddr {
             }
             Ok(Addr::UnixUnnamed) => f.write_str("(unnamed)"),
             Ok(Addr::Other { family, data }) => write!(f, "(family {family}: {})", Hex(data)),
+            Err(_) if self.len == 0 => f.write_str("(none)"),
             Err(_) => write!(f, "(invalid: {})", Hex(self.as_bytes())),
         }
     }
@@ -790,8 +808,9 @@ impl TryFrom<&SockAddr> for UnixSocketAddr {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` when the address is not a complete `AF_UNIX` one, or
-    /// is a path of the full 108 bytes: std's `from_pathname` refuses a
+    /// `InvalidInput` when the address is not a complete `AF_UNIX` one
+    /// (the empty address is taken as unnamed, see [`SockAddr`]), or is a
+    /// path of the full 108 bytes: std's `from_pathname` refuses a
     /// path with no room for a NUL terminator (std holds such an address
     /// only when the kernel reported it). `Unsupported` if std ever stops
     /// reading an empty path as the unnamed address.
@@ -799,7 +818,9 @@ impl TryFrom<&SockAddr> for UnixSocketAddr {
         match a.decode() {
             Ok(Addr::UnixPath(p)) => UnixSocketAddr::from_pathname(p),
             Ok(Addr::UnixAbstract(n)) => UnixSocketAddr::from_abstract_name(n),
-            Ok(Addr::UnixUnnamed) => {
+            // The kernel reports an unbound Unix datagram sender with
+            // length 0: the unnamed address, as std reads it too.
+            Ok(Addr::UnixUnnamed) | Err(DecodeError::TooShortForFamily { len: 0 }) => {
                 let u = UnixSocketAddr::from_pathname("")?;
                 if u.is_unnamed() {
                     Ok(u)

@@ -476,7 +476,7 @@ fn equality_and_hash_follow_the_valid_bytes() {
 
 #[test]
 fn debug_names_the_family_and_the_address() {
-    let cases: [(SockAddr, &str); 8] = [
+    let cases: [(SockAddr, &str); 9] = [
         (
             SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 80)),
             "SockAddr(AF_INET 127.0.0.1:80)",
@@ -502,9 +502,10 @@ fn debug_names_the_family_and_the_address() {
             SockAddr::from_bytes(&[0x11, 0x00, 1, 2, 3]).unwrap(),
             "SockAddr(family 17, data 010203)",
         ),
+        (SockAddr::from_bytes(&[]).unwrap(), "SockAddr(none)"),
         (
-            SockAddr::from_bytes(&[]).unwrap(),
-            "SockAddr(invalid: socket address of 0 bytes has no room for a family field, bytes )",
+            SockAddr::from_bytes(&[1]).unwrap(),
+            "SockAddr(invalid: socket address of 1 bytes has no room for a family field, bytes 01)",
         ),
     ];
     for (a, want) in cases {
@@ -698,7 +699,10 @@ fn display_is_std_for_ip_and_escaped_for_unix() {
             SockAddr::from_bytes(&[2, 0, 0, 80]).unwrap(),
             "(invalid: 02000050)",
         ),
-        (SockAddr::from_bytes(&[]).unwrap(), "(invalid: )"),
+        (SockAddr::from_bytes(&[]).unwrap(), "(none)"),
+        (SockAddr::from_bytes(&[1]).unwrap(), "(invalid: 01)"),
+        // A path that reads as the empty address's form is guarded.
+        (SockAddr::unix("(none)").unwrap(), r"\x28none)"),
     ];
     for (a, want) in cases {
         assert_eq!(a.to_string(), want, "{a:?}");
@@ -766,7 +770,9 @@ fn only_unix_addresses_convert_to_std_unix() {
         SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1)),
         SockAddr::from(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 1, 0, 0)),
         SockAddr::from_bytes(&[0x11, 0, 1]).unwrap(),
-        SockAddr::from_bytes(&[]).unwrap(),
+        // One byte: no family (the empty address, length 0, is the
+        // kernel's "no address" and converts to unnamed: see below).
+        SockAddr::from_bytes(&[1]).unwrap(),
     ] {
         let e = StdUnix::try_from(&a).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{a:?}");
@@ -785,4 +791,37 @@ fn decode_errors_convert_to_invalid_data() {
     assert!(e.to_string().contains("1 bytes"));
     let e = DecodeError::TooLong { len: 300 };
     assert!(e.to_string().contains("300"));
+}
+
+/// The kernel's "no address": a datagram from a Unix socket that was never
+/// bound comes with length 0 (std's `recv_from` reads it as unnamed). It
+/// prints as such, not as a malformed address, and converts to std's
+/// unnamed address.
+#[test]
+fn an_unbound_unix_datagram_sender_is_the_empty_address() {
+    use baresock::{Domain, OwnedSocket, Protocol, Type};
+    use std::os::unix::net::SocketAddr as UnixSocketAddr;
+    let (a, b) = OwnedSocket::pair(Domain::UNIX, Type::DGRAM, Protocol::DEFAULT).unwrap();
+    a.send(b"x").unwrap();
+    let mut buf = [0u8; 4];
+    let (n, from) = b.recv_from(&mut buf).unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(from.len(), 0, "{from:?}");
+    assert_eq!(from.to_string(), "(none)");
+    assert_eq!(format!("{from:?}"), "SockAddr(none)");
+    assert_ne!(from, SockAddr::unix_unnamed());
+    let std_addr = UnixSocketAddr::try_from(&from).unwrap();
+    assert!(std_addr.is_unnamed());
+    // std's own answer for the same kernel reply.
+    let (x, y) = std::os::unix::net::UnixDatagram::pair().unwrap();
+    x.send(b"x").unwrap();
+    let (_, std_from) = y.recv_from(&mut buf).unwrap();
+    assert!(std_from.is_unnamed());
+    // An empty address of another socket type converts the same way: it
+    // carries no family, and std's Unix type is what was asked for.
+    assert!(
+        UnixSocketAddr::try_from(SockAddr::from_bytes(&[]).unwrap())
+            .unwrap()
+            .is_unnamed()
+    );
 }
