@@ -116,8 +116,13 @@ c_int_newtype! {
         DONTWAIT = libc::MSG_DONTWAIT,
         /// `MSG_WAITALL`: block until the whole buffer is filled (streams).
         WAITALL = libc::MSG_WAITALL,
-        /// `MSG_TRUNC`: on receive, return the datagram's real length even
-        /// when it exceeded the buffer; out, the datagram was truncated.
+        /// `MSG_TRUNC`: on receive, the returned count is not the bytes
+        /// written: on a datagram socket it is the datagram's real length
+        /// even when it exceeded the buffer (only the part that fits is
+        /// written); on TCP the kernel discards up to the buffer's length
+        /// without writing it and returns that count; a Unix stream
+        /// ignores the flag. Out (in the flags the kernel returns): the
+        /// datagram was truncated.
         TRUNC = libc::MSG_TRUNC,
         /// `MSG_CTRUNC` (out): control data was truncated.
         CTRUNC = libc::MSG_CTRUNC,

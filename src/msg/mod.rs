@@ -88,8 +88,12 @@ impl fmt::Debug for Control<'_> {
 /// What [`OwnedSocket::recv_msg`] received.
 #[derive(Debug)]
 pub struct RecvMsg<'c> {
-    /// Bytes received into the buffers (with `MSG_TRUNC` among the flags
-    /// passed in, a datagram's real length, which may exceed them).
+    /// The kernel's count. Without `MSG_TRUNC` in the flags passed in:
+    /// the bytes received into the buffers. With it, not a count of bytes
+    /// written: on a datagram socket the datagram's real length (which may
+    /// exceed the buffers, of which only the first bytes were written); on
+    /// TCP the bytes discarded, none of them written; a Unix stream
+    /// ignores the flag. See [`MsgFlags::TRUNC`].
     pub bytes: usize,
     /// The flags the kernel set: `MSG_TRUNC` (the datagram did not fit),
     /// `MSG_CTRUNC` (the control data did not fit: see [`Control`]),
