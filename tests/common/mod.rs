@@ -203,7 +203,8 @@ pub const NEEDS_SYSTEMD_SOCKET_ACTIVATE: Option<&str> = if cfg!(has_systemd_sock
 /// A small libtest for `harness = false` binaries, for tests that must run
 /// on the main thread of a process of their own (signal masks, rlimits).
 /// Runs `tests` in order, one after another, honouring name filters,
-/// `--exact`, `--list`, `--ignored` and `--include-ignored`; prints
+/// `--skip`, `--exact`, `--list`, `--ignored` and `--include-ignored`
+/// (and passing over the values of libtest's other options); prints
 /// libtest's lines, its closing line included (CI's summary reads it); and
 /// exits 1 if any test failed. A test is a [`PlainTest`] or, with a body
 /// that borrows something, any `(name, closure, reason)`.
@@ -224,20 +225,35 @@ pub fn run_plain_tests<F: Fn()>(tests: &[(&'static str, F, Option<&'static str>)
         return;
     }
     let exact = has("--exact");
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    // Name filters are the bare words; `--skip NAME` excludes, and the
+    // value of libtest's other options with a value (`--test-threads 2`)
+    // is no filter.
+    let (mut filters, mut skips): (Vec<&String>, Vec<&String>) = (Vec::new(), Vec::new());
+    let mut words = args.iter();
+    while let Some(a) = words.next() {
+        match a.as_str() {
+            "--skip" => skips.extend(words.next()),
+            "--test-threads" | "--format" | "--color" | "--logfile" | "--shuffle-seed" | "-Z" => {
+                words.next();
+            }
+            _ if !a.starts_with('-') => filters.push(a),
+            _ => {}
+        }
+    }
+    let matches = |name: &str, f: &String| {
+        if exact {
+            name == f.as_str()
+        } else {
+            name.contains(f.as_str())
+        }
+    };
     let (only_ignored, include_ignored) = (has("--ignored"), has("--include-ignored"));
     let (mut passed, mut failed, mut ignored, mut filtered) = (0, 0, 0, 0);
     println!("\nrunning {} tests", tests.len());
     for (name, run, ignore) in tests {
         let (name, ignore) = (*name, *ignore);
-        let selected = filters.is_empty()
-            || filters.iter().any(|f| {
-                if exact {
-                    name == *f
-                } else {
-                    name.contains(f.as_str())
-                }
-            });
+        let selected = (filters.is_empty() || filters.iter().any(|f| matches(name, f)))
+            && !skips.iter().any(|f| matches(name, f));
         if !selected {
             filtered += 1;
             continue;
