@@ -240,11 +240,12 @@ fn kill_group(child: &Child) {
     let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
 }
 
-/// An example started with arguments, its stdout read line by line; killed
-/// and reaped on every path out of a test.
+/// An example started with arguments, its stdout read line by line on a
+/// thread of its own (so a wait for a line can be bounded); killed and
+/// reaped on every path out of a test.
 struct Running {
     child: Child,
-    out: std::io::BufReader<std::process::ChildStdout>,
+    lines: std::sync::mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
@@ -257,6 +258,7 @@ impl Drop for Running {
 
 impl Running {
     fn start(name: &str, args: &[&str]) -> Running {
+        use std::io::BufRead;
         let bin = example_binary(name).unwrap();
         let mut child = Command::new(bin)
             .args(args)
@@ -265,26 +267,51 @@ impl Running {
             .spawn()
             .unwrap();
         let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        // Ends when the output does (the example exits or is killed).
+        thread::spawn(move || {
+            for line in out.lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         Running {
             child,
-            out,
+            lines,
             seen: Vec::new(),
         }
     }
 
-    /// The next line that contains `part` (the example's own receive
-    /// timeouts bound the wait: it exits, and the output ends).
+    /// The next line that contains `part`, within `HANG_GUARD`: an
+    /// example that hangs without printing it fails the test rather than
+    /// hanging it.
     #[track_caller]
     fn line_with(&mut self, part: &str) -> String {
-        use std::io::BufRead;
+        self.line_within(part, HANG_GUARD)
+            .unwrap_or_else(|why| panic!("{why}; saw {:#?}", self.seen))
+    }
+
+    /// The next line that contains `part`, if one comes within `limit`.
+    fn line_within(&mut self, part: &str, limit: Duration) -> Result<String, String> {
+        use std::sync::mpsc::RecvTimeoutError;
+        let start = Instant::now();
         loop {
-            let mut line = String::new();
-            let n = self.out.read_line(&mut line).unwrap();
-            assert!(n > 0, "output ended without {part:?}; saw {:#?}", self.seen);
-            let line = line.trim_end().to_owned();
-            self.seen.push(line.clone());
-            if line.contains(part) {
-                return line;
+            let left = limit.saturating_sub(start.elapsed());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(part) {
+                        return Ok(line);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!("no line with {part:?} within {limit:?}"));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(format!("output ended without {part:?}"));
+                }
             }
         }
     }
@@ -299,6 +326,21 @@ impl Running {
             self.seen
         );
     }
+}
+
+/// The wait for an example's line is bounded: udp_echo, waiting up to
+/// 600 s for a datagram, prints nothing more, and the wait gives up after
+/// its limit (it blocked in `read_line` for as long as the example
+/// lived), then the example is killed.
+#[test]
+fn a_silent_example_fails_the_wait_for_a_line_instead_of_hanging_it() {
+    let mut ex = Running::start("udp_echo", &["0", "1", "600"]);
+    ex.line_with("echoing up to");
+    let r = ex.line_within("never printed", Duration::from_millis(500));
+    assert_eq!(
+        r,
+        Err("no line with \"never printed\" within 500ms".to_owned())
+    );
 }
 
 /// The address at the end of a word in `line` that parses as one.
