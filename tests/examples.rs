@@ -593,8 +593,9 @@ fn never_reading_client_against_tcp_server() -> usize {
 /// epoll_wait wrote aside: the narration names the buffer). So
 /// `epoll_ctl(EPOLL_CTL_ADD)` is narrated for each `register`, the waits
 /// show pselect6's NULL sets and the real fds and timeouts rather than a
-/// template, and an epoll event is explained by its slot (the
-/// `epoll_event.data` the trace shows), never called "token 1".
+/// template, and an epoll event is explained by its slot and generation
+/// (the low and high halves of the `epoll_event.data` the trace shows, as
+/// the trace shows it), never called "token 1".
 #[test]
 #[cfg_attr(not(feature = "trace"), ignore = "needs --features trace")]
 fn tour_narrates_every_poller_call_as_the_trace_shows_it() {
@@ -649,11 +650,18 @@ fn tour_narrates_every_poller_call_as_the_trace_shows_it() {
                 let want = format!("{head}, events{tail} = {ret}");
                 assert!(told.starts_with(&want), "{line:?} told as {told:?}");
                 if ret == "1" {
-                    let slot = line.split("data={u32=").nth(1).unwrap();
-                    let slot = &slot[..slot.find(',').unwrap()];
+                    // data={u32=SLOT, u64=DATA}: the low 32 bits are the
+                    // slot, the high 32 its generation.
+                    let data = line.split("data={").nth(1).unwrap();
+                    let data = &data[..data.find('}').unwrap()];
+                    let (slot, whole) = data.split_once(", u64=").unwrap();
+                    let slot = slot.strip_prefix("u32=").unwrap();
+                    let generation = whole.parse::<u64>().unwrap() >> 32;
                     assert!(
-                        told.contains(&format!("slot {slot}")) && told.contains("Token(1)"),
-                        "the event's data is slot {slot}: {told:?}"
+                        told.contains(&format!("data={{{data}}}"))
+                            && told.contains(&format!("slot {slot}, generation {generation}"))
+                            && told.contains("Token(1)"),
+                        "the event's data is slot {slot}, generation {generation}: {told:?}"
                     );
                 }
             }
