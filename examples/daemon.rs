@@ -20,7 +20,8 @@
 //! timerfd_settime, read (the timer's 8-byte count, the signal's
 //! 128-byte signalfd_siginfo); fcntl, getsockopt and getsockname (checking
 //! the activated fds) or socket, bind, listen, getsockname (our own);
-//! accept4(SOCK_NONBLOCK | SOCK_CLOEXEC), recvfrom, sendto, close; kill
+//! accept4(SOCK_NONBLOCK | SOCK_CLOEXEC), recvfrom, sendto, close;
+//! getsockopt(TCP_INFO) at SIGTERM (the accept queue's length); kill
 //! (the demonstration signals itself); and the backend's wait: pselect6,
 //! poll, or epoll_create1 + epoll_ctl + epoll_wait.
 //!
