@@ -14,8 +14,11 @@
 //!
 //! Without an activator (`--serve`, its own socket): out of fds (a low
 //! RLIMIT_NOFILE set in the child) it holds more clients than it has fds
-//! and serves them all as fds free up; at SIGTERM it serves the
-//! connections already waiting in its accept queue.
+//! and serves them all as fds free up; out of fds with no connection of
+//! its own (the limit lowered, then raised, from outside with prlimit) its
+//! timer takes up the listener again; at SIGTERM it serves the connections
+//! already waiting in its accept queue, later if it is out of fds then,
+//! and a stream of connects does not keep it from draining and exiting.
 // pre_exec (to lower the child's RLIMIT_NOFILE) is unsafe.
 #![allow(unsafe_code)]
 
