@@ -20,7 +20,8 @@
 //! timerfd_settime, read (the timer's 8-byte count, the signal's
 //! 128-byte signalfd_siginfo); fcntl, getsockopt and getsockname (checking
 //! the activated fds) or socket, bind, listen, getsockname (our own);
-//! accept4(SOCK_NONBLOCK | SOCK_CLOEXEC), recvfrom, sendto, close; kill
+//! accept4(SOCK_NONBLOCK | SOCK_CLOEXEC), recvfrom, sendto, close;
+//! getsockopt(TCP_INFO) at SIGTERM (the accept queue's length); kill
 //! (the demonstration signals itself); and the backend's wait: pselect6,
 //! poll, or epoll_create1 + epoll_ctl + epoll_wait.
 //!
@@ -71,9 +72,10 @@
 //! which execs the daemon: at SIGTERM, accept what is queued before
 //! closing it; always so for our own socket).
 //!
-//! Out of fds (`EMFILE`, `RLIMIT_NOFILE`), the daemon stops watching the
-//! listener until a connection closes: the clients wait in the kernel's
-//! accept queue and are served as fds free up.
+//! Out of fds (`EMFILE`, `RLIMIT_NOFILE`; `ENFILE`, the system's), the
+//! daemon stops watching the listener until a connection of its own closes
+//! or the periodic timer ticks: the clients wait in the kernel's accept
+//! queue and are served as fds free up.
 
 use baresock::activation;
 use baresock::poll::{
@@ -95,6 +97,15 @@ const UDP: Token = Token(4);
 const FIRST_CONN: usize = 16;
 /// A line longer than this is echoed in pieces.
 const MAX_LINE: usize = 8192;
+/// At most this many `accept4` per readiness of the listener: level mode
+/// reports the rest, and a stream of connects cannot starve the other
+/// events.
+const ACCEPT_BATCH: usize = 64;
+/// At SIGTERM, when the kernel cannot say how many connections are queued
+/// (`TCP_INFO` is TCP's; an activated Unix listener has none): take at
+/// most this many, the largest backlog `listen` grants by default
+/// (`net.core.somaxconn`, 4096 since Linux 5.4).
+const MAX_BACKLOG: usize = 4096;
 /// Room for any UDP datagram: the 16-bit length field less the headers
 /// leaves at most 65,527 bytes of payload (IPv6; IPv4: 65,507).
 const MAX_DATAGRAM: usize = 65_535;
@@ -124,8 +135,19 @@ struct Stats {
     ticks: u64,
     missed: u64,
     /// Times `accept4` failed with `EMFILE`/`ENFILE` and the listener was
-    /// set aside until a connection closed.
+    /// set aside until a connection closed or the timer ticked.
     emfile_pauses: u64,
+}
+
+/// Why `accept` stopped.
+#[derive(PartialEq)]
+enum Stop {
+    /// `EAGAIN`: the accept queue is empty.
+    Empty,
+    /// Out of fds: the listener is set aside (`paused`).
+    OutOfFds,
+    /// It made as many `accept4` calls as it was allowed.
+    Cap,
 }
 
 enum Outcome {
@@ -144,6 +166,9 @@ struct Daemon {
     listener: Option<OwnedSocket>,
     /// Whether the listener is deregistered because fds ran out.
     paused: bool,
+    /// Draining: how many of the connections queued at SIGTERM are still
+    /// to be taken (the listener is kept, set aside, until they are).
+    drain_quota: usize,
     /// Whether closing our listener fd closes the socket: no other process
     /// holds a copy (see `start_drain`).
     only_copy: bool,
@@ -164,7 +189,7 @@ impl Daemon {
     fn run(&mut self) -> io::Result<Outcome> {
         let mut events = Events::with_capacity(64);
         loop {
-            if self.draining && self.open() == 0 {
+            if self.draining && self.open() == 0 && self.listener.is_none() {
                 return Ok(Outcome::Drained);
             }
             self.stats.waits += 1;
@@ -187,10 +212,17 @@ impl Daemon {
             SIGNALS => self.on_signals(),
             STATS => {
                 self.on_stats_timer();
+                // Out of fds, the listener waits for an fd to free up.
+                // One of our connections closing says so (`close`), but
+                // with ENFILE (the system's limit) the fds free up in other
+                // processes, and with no connection of our own open none
+                // ever closes here: without this retry the daemon would
+                // stay deaf while clients queue. So each tick tries again.
+                self.resume()?;
                 Ok(None)
             }
             DEADLINE => self.on_deadline(),
-            LISTENER => self.accept().map(|_| None),
+            LISTENER => self.accept(ACCEPT_BATCH).map(|_| None),
             UDP => self.echo_datagram().map(|()| None),
             Token(t) => {
                 if let Some(id) = t.checked_sub(FIRST_CONN) {
@@ -238,24 +270,49 @@ impl Daemon {
     /// since no syscall tells how many fds share an open socket. systemd
     /// keeps a copy of its own: the socket goes on listening after we exit
     /// and what waits in the queue starts our next run, so we leave it.
-    /// (A connect that completes between the last `accept4` and the
-    /// `close` is still reset: the kernel has no "stop queueing" call.)
+    ///
+    /// Only the connections queued now need serving: `TCP_INFO` on a
+    /// listener gives the queue's length (`tcpi_unacked`), and at most
+    /// that many are taken (`MAX_BACKLOG` when the kernel cannot say).
+    /// Accepting until `EAGAIN` instead never ends while connects arrive as
+    /// fast as they are taken: the drain would never start, nor a second
+    /// SIGTERM be read. Out of fds at SIGTERM (or on the way), the rest of
+    /// that quota stays in the queue and the listener is kept, unwatched,
+    /// until an fd frees up (a connection closes, or the timer ticks:
+    /// `resume`); it is closed once the quota is taken. Meanwhile the
+    /// kernel still queues new connects, which are reset at that close;
+    /// the drain deadline bounds the wait. (A connect that completes
+    /// between the last `accept4` and the `close` is reset too: the kernel
+    /// has no "stop queueing" call.)
     fn start_drain(&mut self, signal: Signal, pid: u32) -> io::Result<()> {
+        self.draining = true;
         let mut queued = String::new();
-        if self.only_copy && self.listener.is_some() {
+        if let Some(l) = self.listener.as_ref().filter(|_| self.only_copy) {
+            let quota = match l.tcp_info() {
+                Ok(info) => info.unacked as usize,
+                Err(_) => MAX_BACKLOG,
+            };
+            self.drain_quota = quota;
             let before = self.stats.accepted;
-            let out_of_fds = self.accept()?;
+            if self.paused {
+                // Set aside for EMFILE: the queue waits for an fd.
+            } else {
+                self.poller.deregister(l.as_fd())?;
+                self.paused = true;
+                self.take_queue()?;
+            }
             queued = format!(
                 ", took {} from the accept queue first",
                 self.stats.accepted - before
             );
-            if out_of_fds {
-                queued.push_str(" (out of fds: the rest are reset)");
+            if self.listener.is_some() {
+                queued.push_str(&format!(
+                    " (out of fds: up to {} more once fds free up)",
+                    self.drain_quota
+                ));
             }
-        }
-        self.draining = true;
-        // Deregister before close, always (a paused listener already is).
-        if let Some(l) = self.listener.take() {
+        } else if let Some(l) = self.listener.take() {
+            // Deregister before close, always (a paused listener already is).
             if !self.paused {
                 self.poller.deregister(l.as_fd())?;
             }
@@ -271,6 +328,41 @@ impl Daemon {
             self.open(),
             self.drain_secs
         );
+        Ok(())
+    }
+
+    /// Draining, with the listener set aside (deregistered): take what is
+    /// left of the connections queued at SIGTERM, then close the listener.
+    /// Out of fds, it stays for `resume` to try again.
+    fn take_queue(&mut self) -> io::Result<()> {
+        let (tried, stop) = self.accept(self.drain_quota)?;
+        self.drain_quota -= tried;
+        if stop != Stop::OutOfFds || self.drain_quota == 0 {
+            // Already deregistered: close.
+            self.listener = None;
+            self.paused = false;
+            self.drain_quota = 0;
+        }
+        Ok(())
+    }
+
+    /// The listener was set aside for lack of fds: try again. Serving,
+    /// watch it again (a wait reports it, and `accept` sets it aside again
+    /// if fds are still short); draining, take the rest of the queue.
+    fn resume(&mut self) -> io::Result<()> {
+        if !self.paused {
+            return Ok(());
+        }
+        let Some(l) = &self.listener else {
+            self.paused = false;
+            return Ok(());
+        };
+        if self.draining {
+            return self.take_queue();
+        }
+        self.poller
+            .register(l.as_fd(), LISTENER, Interest::READABLE)?;
+        self.paused = false;
         Ok(())
     }
 
@@ -315,14 +407,14 @@ impl Daemon {
         }
     }
 
-    /// accept4 until WouldBlock: level mode would report the rest anyway,
-    /// but one wait per connection is a waste. Returns whether it stopped
-    /// because the process is out of fds.
-    fn accept(&mut self) -> io::Result<bool> {
+    /// accept4 until WouldBlock, at most `max` times: level mode would
+    /// report the rest anyway, but one wait per connection is a waste.
+    /// Returns how many `accept4` calls it made and why it stopped.
+    fn accept(&mut self, max: usize) -> io::Result<(usize, Stop)> {
         let Some(listener) = &self.listener else {
-            return Ok(false);
+            return Ok((0, Stop::Empty));
         };
-        loop {
+        for tried in 0..max {
             match listener.accept_nonblocking() {
                 Ok((sock, _peer)) => {
                     let id = self.free.pop().unwrap_or_else(|| {
@@ -348,20 +440,21 @@ impl Daemon {
                     });
                     self.stats.accepted += 1;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((tried, Stop::Empty)),
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
                     // Out of fds (RLIMIT_NOFILE, or the system's limit).
                     // The connection stays in the kernel's accept queue and
                     // the listener stays readable, so watching it would
                     // spin: set it aside until a connection closes and
-                    // frees an fd (`close`). Failing here would end the
-                    // daemon and reset every client it has.
+                    // frees an fd (`close`), or the timer ticks (`resume`).
+                    // Failing here would end the daemon and reset every
+                    // client it has.
                     if !self.paused {
                         self.poller.deregister(listener.as_fd())?;
                         self.paused = true;
-                        self.stats.emfile_pauses += 1;
                     }
-                    return Ok(true);
+                    self.stats.emfile_pauses += 1;
+                    return Ok((tried, Stop::OutOfFds));
                 }
                 // The client gave up before we took it.
                 Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => continue,
@@ -369,6 +462,7 @@ impl Daemon {
                 Err(e) => return Err(e),
             }
         }
+        Ok((max, Stop::Cap))
     }
 
     fn echo_datagram(&mut self) -> io::Result<()> {
@@ -458,19 +552,21 @@ impl Daemon {
             drop(conn);
             self.free.push(id);
             self.stats.closed += 1;
-            if self.paused {
-                // An fd is free again: watch the listener again.
-                if let Some(l) = &self.listener {
-                    self.poller
-                        .register(l.as_fd(), LISTENER, Interest::READABLE)?;
-                }
-                self.paused = false;
-            }
+            // An fd is free again: take up the listener again.
+            self.resume()?;
         }
         Ok(())
     }
 
+    /// Closes every connection, and the listener if the drain kept it:
+    /// the end, so no queued connection is taken now.
     fn close_all(&mut self) -> io::Result<usize> {
+        if let Some(l) = self.listener.take() {
+            if !self.paused {
+                self.poller.deregister(l.as_fd())?;
+            }
+            self.paused = false;
+        }
         let mut n = 0;
         for id in 0..self.conns.len() {
             if self.conns[id].is_some() {
@@ -718,6 +814,7 @@ fn run(args: Args) -> io::Result<i32> {
         drain_secs: args.drain_secs,
         listener: Some(tcp),
         paused: false,
+        drain_quota: 0,
         only_copy,
         udp,
         dgram: vec![0; MAX_DATAGRAM],

@@ -17,11 +17,14 @@
 //! - `SO_RCVTIMEO` bounds how long a blocking `accept4` or `recv` waits
 //!   (`SO_SNDTIMEO` the same for `send`): it then fails with `EAGAIN`, so
 //!   a silent client cannot hold the server forever.
-//! - `SO_SNDTIMEO` bounds one call, not a connection: a send that waited
-//!   and then queued a few bytes returns their count, and the next call
-//!   waits the whole timeout again. A client that never reads held the
-//!   server about three timeouts so. `SendDeadline` turns the timeout into
-//!   a deadline that does not restart.
+//! - A blocking `send` comes back short (fewer bytes than asked) only
+//!   when something ended its wait: a signal, an error, or `SO_SNDTIMEO`
+//!   expiring. The timeout counts across all the waits of one call, so
+//!   with no signal handlers a short send means the call has already
+//!   waited the whole timeout: the client is too slow, and the server
+//!   drops it then. Calling again (as a plain "send it all" loop does)
+//!   waited the whole timeout once more: a client that never read held
+//!   the server about three timeouts.
 //!
 //! # Syscalls, in order
 //!
@@ -36,9 +39,8 @@
 //!    connection's local address: the listener's), `setsockopt(SO_RCVTIMEO)`
 //!    and `setsockopt(SO_SNDTIMEO)` on the connection, `sendto` (the
 //!    greeting), then `recvfrom` / `sendto` pairs until `recvfrom` returns
-//!    0, `close`. Only once a send has come back short (the client is not
-//!    reading): `setsockopt(SO_SNDTIMEO)` with the time left before each
-//!    later `sendto`.
+//!    0, `close`. A `sendto` that comes back short or fails with
+//!    `EAGAIN` (the client is not reading) ends the connection: `close`.
 //! 8. `close` of the listener
 //!
 //! Client (a thread, only without arguments): `socket`, `connect`,
@@ -93,7 +95,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use baresock::{Domain, OwnedSocket, Protocol, Shutdown, SockAddr, Type};
 
@@ -273,9 +275,8 @@ fn serve_connection(listener: &OwnedSocket, wait: Duration) -> io::Result<usize>
     // send buffer fills), is dropped after `wait` instead of hanging us.
     conn.set_read_timeout(Some(wait))?;
     conn.set_write_timeout(Some(wait))?;
-    let mut deadline = SendDeadline::new(wait);
 
-    send_all(&conn, GREETING, Some(&mut deadline))?;
+    send_all(&conn, GREETING, Some(wait))?;
     let mut buf = [0u8; 4096];
     let mut echoed = 0;
     for _ in 0..MAX_ROUNDS {
@@ -301,102 +302,49 @@ fn serve_connection(listener: &OwnedSocket, wait: Duration) -> io::Result<usize>
             Err(e) => return Err(e),
         };
         println!("server: recvfrom = {n}: {}", preview(&buf[..n]));
-        send_all(&conn, &buf[..n], Some(&mut deadline))?;
+        send_all(&conn, &buf[..n], Some(wait))?;
         echoed += n;
     }
     Err(io::Error::other("connection exceeded the round limit"))
 }
 
-/// A connection's send deadline: how long a client that does not read may
-/// hold the server, in all.
+/// Sends all of `buf`. A blocking `send` on a stream may still return a
+/// short count, so without a send timeout this loops until everything is
+/// in the kernel's send buffer (`write_all` from `std::io::Write` does the
+/// same; it is spelled out here to show why).
 ///
-/// Why not `SO_SNDTIMEO` alone: it bounds one `send` call, and the clock
-/// starts again with every call. A blocking send that waited until the
-/// timeout but queued a few bytes first returns their count (a short
-/// write); the loop in `send_all` calls again, which waits the whole
-/// timeout again; and the kernel finds a little room now and then even
-/// when the client reads nothing (its buffers' accounting). With a 3 s
-/// timeout a client that never read was dropped after about 9 s. So the
-/// first send that comes back short starts a deadline, `wait` after that
-/// send began, that never restarts: every later send gets only the time
-/// left (`SO_SNDTIMEO` set again to it), and once it has passed the
-/// client is dropped without another send.
-struct SendDeadline {
-    wait: Duration,
-    /// Set by the first send that came back short.
-    at: Option<Instant>,
-    /// Sends that came back short (each waited for room).
-    short_sends: usize,
-}
-
-impl SendDeadline {
-    fn new(wait: Duration) -> SendDeadline {
-        SendDeadline {
-            wait,
-            at: None,
-            short_sends: 0,
-        }
-    }
-
-    /// Before a send: once the deadline runs, give the send only the time
-    /// left, or fail with `TimedOut` when none is.
-    fn before_send(&self, sock: &OwnedSocket) -> io::Result<()> {
-        let Some(at) = self.at else {
-            return Ok(());
-        };
-        match at.checked_duration_since(Instant::now()) {
-            // Zero would mean "forever" to the kernel (and is refused).
-            Some(left) if !left.is_zero() => sock.set_write_timeout(Some(left)),
-            _ => Err(self.passed()),
-        }
-    }
-
-    /// The error that drops the client.
-    fn passed(&self) -> io::Error {
+/// With `timeout` (the socket's `SO_SNDTIMEO`), a short count or `EAGAIN`
+/// drops the client instead. Why: the kernel's send (`tcp_sendmsg`) reads
+/// the timeout once per call and each wait for room in the send buffer
+/// (`sk_stream_wait_memory`) spends from what is left of it. So a blocking
+/// send returns short only when its wait was cut: by a signal (this
+/// program has no handlers; that would be `EINTR` before any byte went),
+/// by an error (the next call reports it), or by the timeout running out
+/// after some bytes went. With none of the first two, a short send
+/// already waited the whole timeout: the client is too slow. Calling
+/// again would wait the whole timeout again, for a few more bytes each
+/// time (a client that never read held the server three timeouts so).
+fn send_all(sock: &OwnedSocket, mut buf: &[u8], timeout: Option<Duration>) -> io::Result<()> {
+    let too_slow = |t: Duration| {
         io::Error::new(
             io::ErrorKind::TimedOut,
             format!(
-                "peer not reading: the {} ms send deadline passed ({} short sends)",
-                self.wait.as_millis(),
-                self.short_sends
+                "peer not reading: a send waited the whole {} ms send timeout",
+                t.as_millis()
             ),
         )
-    }
-
-    /// After a send that began at `began` and came back short.
-    fn short_send(&mut self, began: Instant) {
-        self.short_sends += 1;
-        self.at.get_or_insert(began + self.wait);
-    }
-}
-
-/// Sends all of `buf`. A blocking `send` on a stream may still return a
-/// short count (a signal after some bytes went, a send timeout), so loop
-/// until everything is in the kernel's send buffer. `write_all` from
-/// `std::io::Write` does the same; it is spelled out here to show why.
-/// With a `deadline`, the loop gives up when it passes (see
-/// `SendDeadline`), however many short sends came before.
-fn send_all(
-    sock: &OwnedSocket,
-    mut buf: &[u8],
-    mut deadline: Option<&mut SendDeadline>,
-) -> io::Result<()> {
+    };
     // Each successful round moves at least one byte, so buf.len() rounds
     // plus a few interruptions always suffice.
     let mut interruptions = 0;
     while !buf.is_empty() {
-        if let Some(d) = deadline.as_deref() {
-            d.before_send(sock)?;
-        }
-        let began = Instant::now();
         match sock.send(buf) {
             // 0 from a send of a non-empty buffer cannot make progress.
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
-                if n < buf.len() {
-                    if let Some(d) = deadline.as_deref_mut() {
-                        d.short_send(began);
-                    }
+                // Short, with a timeout: the call waited all of it (above).
+                if let (Some(t), true) = (timeout, n < buf.len()) {
+                    return Err(too_slow(t));
                 }
                 buf = &buf[n..];
             }
@@ -406,11 +354,10 @@ fn send_all(
             }
             // SO_SNDTIMEO expired with the send buffer still full: the peer
             // is not reading. (Had some bytes gone first, send would have
-            // returned their count instead: a short write.) With a
-            // deadline, the timeout was the time left: it has passed.
+            // returned their count instead: a short send.)
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                return Err(match deadline.as_deref() {
-                    Some(d) => d.passed(),
+                return Err(match timeout {
+                    Some(t) => too_slow(t),
                     None => io::Error::new(io::ErrorKind::TimedOut, "peer not reading"),
                 });
             }

@@ -439,6 +439,7 @@ fn wait_for_readiness(
         };
         let epfd = epoll_fd(poller.as_ref());
         for (slot, &(name, fd, token)) in watched.iter().enumerate() {
+            let data = epoll_data(slot);
             let rust = format!(
                 "poller.register({name}.as_fd(), Token({}), Interest::READABLE)",
                 token.0
@@ -472,16 +473,22 @@ fn wait_for_readiness(
                     call(
                         &rust,
                         format!(
-                            "epoll_ctl({epfd}, EPOLL_CTL_ADD, {fd}, {{events={}, data={{u32={slot}, u64={slot}}}}})",
+                            "epoll_ctl({epfd}, EPOLL_CTL_ADD, {fd}, {{events={}, data={{u32={slot}, u64={data}}}}})",
                             epoll_flags(Interest::READABLE.epoll_events())
                         ),
                         result,
                         |()| "0".into(),
                     )?;
                     say(&format!(
-                        "data is not the token: it is slot {slot}, the poller's index into its own table of (fd, token, interest), where slot {slot} holds Token({}).",
+                        "data is not the token: its low 32 bits (u32={slot}) are slot {slot}, the poller's index into its own table of (fd, token, interest), where slot {slot} holds Token({}).",
                         token.0
                     ));
+                    if slot == 0 {
+                        say(&format!(
+                            "Its high 32 bits are the slot's generation ({} here: a new poller has freed no slot; it goes up by one each time the slot is freed), so the events of an fd closed while registered never reach a later registration in the same slot. u64={data} is both halves.",
+                            data >> 32
+                        ));
+                    }
                 }
             }
         }
@@ -545,7 +552,11 @@ fn wait_for_readiness(
                                             .iter()
                                             .position(|w| w.2 == e.token())
                                             .unwrap_or(0);
-                                        format!("an event with data {slot}: slot {slot}")
+                                        let data = epoll_data(slot);
+                                        format!(
+                                            "an event with data={{u32={slot}, u64={data}}}: slot {slot}, generation {}",
+                                            data >> 32
+                                        )
                                     }
                                 };
                                 format!(
@@ -645,8 +656,27 @@ fn wait_call(
     }
 }
 
-/// The epoll instance's fd, read from the poller's Debug text (the one
-/// place the trait shows it), for the narration.
+/// The `epoll_event.data` the epoll backend registers the tour's `slot`
+/// with: the slot's generation in the high 32 bits, the slot index in the
+/// low 32 (src/poll/epoll.rs). The tour's poller is new and frees no slot,
+/// so every generation is 0 and the value equals the slot: the trace of
+/// the same call prints it, and the tour's test compares the two.
+fn epoll_data(slot: usize) -> u64 {
+    let generation: u64 = 0;
+    (generation << 32) | slot as u64
+}
+
+/// The epoll instance's fd, read from the poller's Debug text, for the
+/// narration. Fragile, but the least so at hand: `Box<dyn Poller>` has no
+/// `as_fd`, and the other ways each miss something. Predicting the number
+/// (the lowest free fd) fails when the process inherited fds the tour
+/// does not know of (a jobserver's, a test harness's); finding the
+/// `anon_inode:[eventpoll]` link in /proc/self/fd makes an openat, a
+/// getdents64 and a close that the narration would have to explain, and
+/// `strace -e trace=close` would show; the trace sink exists only with the
+/// `trace` feature. If Debug changes, the narration says `epfd` instead of
+/// a number, and the tour's test (which compares the narration with the
+/// trace) fails.
 fn epoll_fd(p: &dyn baresock::poll::Poller) -> String {
     let debug = format!("{p:?}");
     debug

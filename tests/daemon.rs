@@ -14,8 +14,11 @@
 //!
 //! Without an activator (`--serve`, its own socket): out of fds (a low
 //! RLIMIT_NOFILE set in the child) it holds more clients than it has fds
-//! and serves them all as fds free up; at SIGTERM it serves the
-//! connections already waiting in its accept queue.
+//! and serves them all as fds free up; out of fds with no connection of
+//! its own (the limit lowered, then raised, from outside with prlimit) its
+//! timer takes up the listener again; at SIGTERM it serves the connections
+//! already waiting in its accept queue, later if it is out of fds then,
+//! and a stream of connects does not keep it from draining and exiting.
 // pre_exec (to lower the child's RLIMIT_NOFILE) is unsafe.
 #![allow(unsafe_code)]
 
@@ -442,6 +445,48 @@ fn out_of_fds_keeps_serving(b: Backend) {
     assert!(status.success(), "{b}: {status:?}; saw {:#?}", d.seen);
 }
 
+/// SIGTERM while out of fds, clients waiting in the accept queue: the
+/// daemon took none of them at SIGTERM (accept4 failed with EMFILE), so it
+/// keeps its listener, unwatched, and takes the ones queued at SIGTERM as
+/// its connections close. Closing it at once reset them all.
+fn sigterm_out_of_fds_serves_the_queue_later(b: Backend) {
+    const CLIENTS: usize = 30;
+    const NOFILE: u64 = 20;
+    let (mut d, port) = Daemon::serve(b, &[], Some(NOFILE));
+    let mut clients: Vec<Option<BufReader<TcpStream>>> = (0..CLIENTS)
+        .map(|_| Some(connect_when_ready(port)))
+        .collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        writeln!(c.as_mut().unwrap().get_mut(), "hello {i}").unwrap();
+    }
+    let pid = d.child.id();
+    let full = (0..500).any(|_| {
+        std::thread::sleep(Duration::from_millis(10));
+        fds_below(pid, NOFILE) == NOFILE
+    });
+    assert!(
+        full,
+        "{b}: the daemon never filled its fds; saw {:#?}",
+        d.seen
+    );
+    d.signal(Signal::SIGTERM);
+    let term = d.expect_line("SIGTERM from pid");
+    assert!(term.contains("(out of fds: up to "), "{b}: {term}");
+    for (i, c) in clients.iter_mut().enumerate() {
+        let mut echo = String::new();
+        c.as_mut()
+            .unwrap()
+            .read_line(&mut echo)
+            .unwrap_or_else(|e| panic!("{b}: client {i}: {e}; saw {:#?}", d.seen));
+        assert_eq!(echo, format!("hello {i}\n"), "{b}");
+        drop(c.take());
+    }
+    let done = d.expect_line("drained:");
+    assert_eq!(figure(&done, "connections"), CLIENTS as u64, "{b}: {done}");
+    let status = d.wait_exit();
+    assert!(status.success(), "{b}: {status:?}; saw {:#?}", d.seen);
+}
+
 /// SIGTERM with connections waiting in the accept queue: the daemon is
 /// stopped (SIGSTOP), gets SIGTERM, and clients connect and send a line
 /// each; then SIGCONT. All of them are queued, complete, when it reads the
@@ -480,6 +525,143 @@ fn sigterm_serves_the_accept_queue(b: Backend) {
     drop(clients);
     let done = d.expect_line("drained:");
     assert_eq!(figure(&done, "connections"), CLIENTS as u64, "{b}: {done}");
+    let status = d.wait_exit();
+    assert!(status.success(), "{b}: {status:?}; saw {:#?}", d.seen);
+}
+
+/// Out of fds with no connection of its own open: the daemon's
+/// RLIMIT_NOFILE is lowered from outside (prlimit) to its lowest free fd,
+/// so its first accept4 fails with EMFILE and it sets the listener aside;
+/// then the limit is raised again, as when fds free up elsewhere (ENFILE
+/// is the system's limit). No connection of its own ever closes, so only
+/// its periodic timer can take up the listener again: without that retry
+/// it stayed deaf for good while the client waited in the accept queue.
+fn out_of_fds_without_connections_retries_on_the_timer(b: Backend) {
+    let (mut d, port) = Daemon::serve(b, &["--stats-ms", "50"], None);
+    let pid = d.child.id();
+    let old = nofile(pid, None);
+    // The lowest free fd number as the limit: no new fd fits. (Not lower:
+    // poll(2) refuses more pollfds than RLIMIT_NOFILE with EINVAL.)
+    let used: Vec<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
+        .collect();
+    let lowest_free = (0..).find(|n| !used.contains(n)).unwrap();
+    nofile(pid, Some(lowest_free));
+    let mut c = connect_when_ready(port);
+    writeln!(c.get_mut(), "waited").unwrap();
+    // Until a tick reports the EMFILE (bounded: 600 ticks, each line
+    // within expect_line's limit).
+    let emfile = (0..600).any(|_| figure(&d.expect_line("stats:"), "EMFILE") >= 1);
+    assert!(emfile, "{b}: accept4 never failed; saw {:#?}", d.seen);
+    nofile(pid, Some(old));
+    let mut echo = String::new();
+    c.read_line(&mut echo).unwrap_or_else(|e| {
+        panic!(
+            "{b}: never served once fds were free: {e}; saw {:#?}",
+            d.seen
+        )
+    });
+    assert_eq!(echo, "waited\n", "{b}");
+    drop(c);
+    d.signal(Signal::SIGTERM);
+    let done = d.expect_line("drained:");
+    assert_eq!(figure(&done, "connections"), 1, "{b}: {done}");
+    let status = d.wait_exit();
+    assert!(status.success(), "{b}: {status:?}; saw {:#?}", d.seen);
+}
+
+/// Process `pid`'s soft RLIMIT_NOFILE: set to `soft` if given (the hard
+/// limit kept). Returns the soft limit it had.
+fn nofile(pid: u32, soft: Option<u64>) -> u64 {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a null new limit only reads; `old` is a valid rlimit for the
+    // kernel to fill.
+    let r = unsafe {
+        libc::prlimit(
+            pid as i32,
+            libc::RLIMIT_NOFILE,
+            std::ptr::null(),
+            &raw mut old,
+        )
+    };
+    assert_eq!(r, 0, "prlimit: {}", io::Error::last_os_error());
+    if let Some(soft) = soft {
+        let new = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: old.rlim_max,
+        };
+        // SAFETY: `new` is a valid rlimit the kernel reads; no old value
+        // is asked for.
+        let r = unsafe {
+            libc::prlimit(
+                pid as i32,
+                libc::RLIMIT_NOFILE,
+                &raw const new,
+                std::ptr::null_mut(),
+            )
+        };
+        assert_eq!(r, 0, "prlimit: {}", io::Error::last_os_error());
+    }
+    old.rlim_cur
+}
+
+/// SIGTERM while clients connect without pause: the daemon takes only the
+/// connections queued at SIGTERM (the kernel's count, TCP_INFO), then
+/// closes its listener, drains and exits. Its accept loop ran until
+/// EAGAIN, which a stream of connects can put off without end: the drain
+/// never started and a second SIGTERM could not be read.
+fn sigterm_during_a_connect_storm_drains_and_exits(b: Backend) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (mut d, port) = Daemon::serve(b, &[], None);
+    let stop = Arc::new(AtomicBool::new(false));
+    let storm: Vec<_> = (0..3)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                // Bounded: until told, at most 200,000 connects each.
+                for _ in 0..200_000 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    // Refused once the listener is closed: keep trying.
+                    let _ = TcpStream::connect(("127.0.0.1", port));
+                }
+            })
+        })
+        .collect();
+    // Until the storm reaches the daemon (bounded).
+    d.signal(Signal::SIGHUP);
+    for _ in 0..100 {
+        if figure(&d.expect_line("SIGHUP from pid"), "accepted") > 0 {
+            break;
+        }
+        d.signal(Signal::SIGHUP);
+    }
+    d.signal(Signal::SIGTERM);
+    let term = d.expect_line("SIGTERM from pid");
+    stop.store(true, Ordering::Relaxed);
+    for t in storm {
+        t.join().unwrap();
+    }
+    // At most what the queue held at SIGTERM, so at most the backlog
+    // (128; the kernel lets the queue hold one more).
+    let took: u64 = term
+        .split("took ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{b}: {term}"));
+    assert!(
+        took <= 129,
+        "{b}: took more than were queued at SIGTERM: {term}"
+    );
+    let done = d.expect_line("drained:");
+    assert!(done.ends_with("exit 0"), "{b}: {done}");
     let status = d.wait_exit();
     assert!(status.success(), "{b}: {status:?}; saw {:#?}", d.seen);
 }
@@ -529,6 +711,9 @@ macro_rules! own_socket_on_every_backend {
     ($($name:ident: $backend:ident),* $(,)?) => {
         mod out_of_fds { use super::*; $(#[test] fn $name() { out_of_fds_keeps_serving(Backend::$backend) })* }
         mod sigterm_queue { use super::*; $(#[test] fn $name() { sigterm_serves_the_accept_queue(Backend::$backend) })* }
+        mod out_of_fds_idle { use super::*; $(#[test] fn $name() { out_of_fds_without_connections_retries_on_the_timer(Backend::$backend) })* }
+        mod sigterm_out_of_fds { use super::*; $(#[test] fn $name() { sigterm_out_of_fds_serves_the_queue_later(Backend::$backend) })* }
+        mod sigterm_storm { use super::*; $(#[test] fn $name() { sigterm_during_a_connect_storm_drains_and_exits(Backend::$backend) })* }
     };
 }
 
