@@ -40,10 +40,16 @@
 //! nothing left after masking is not reported, and does not disarm a
 //! oneshot registration. (poll and epoll always report `HUP` and `ERR`,
 //! asked for or not. An fd registered for priority alone whose connection
-//! hangs up therefore makes a poll or epoll wait return early with no
-//! event for it; on epoll in oneshot mode the kernel has also disarmed the
-//! registration, and the backend re-arms it with one `epoll_ctl` in that
-//! wait, so oneshot keeps its meaning. In edge mode plus oneshot, epoll
+//! hangs up therefore makes every poll or epoll wait return at once with
+//! no event for it, for as long as it stays registered: in level mode the
+//! hang-up stands, and on epoll in oneshot mode the kernel has also
+//! disarmed the registration, and the backend re-arms it with one
+//! `epoll_ctl` in each such wait, so oneshot keeps its meaning at the
+//! price of a busy loop. Since no event names the fd, register priority
+//! with [`Interest::READABLE`] (the hang-up then reports the fd readable:
+//! read it, see the end of the stream, deregister), never alone, on a
+//! socket whose peer may go away. select has no such case: it never
+//! reports a hang-up outside the sets asked for. In edge mode plus oneshot, epoll
 //! only, it does not: re-arming makes the kernel queue the same hang-up
 //! again at once, so every wait would return at once with nothing. The
 //! registration stays disarmed, as the kernel left it, until
@@ -292,7 +298,9 @@ impl Interest {
     /// block. select's `writefds`, `POLLOUT`, `EPOLLOUT`.
     pub const WRITABLE: Interest = Interest(NonZeroU8::new(I_WRITABLE).unwrap());
     /// Priority: out-of-band (TCP urgent) data waits. select's
-    /// `exceptfds`, `POLLPRI`, `EPOLLPRI`.
+    /// `exceptfds`, `POLLPRI`, `EPOLLPRI`. Alone, on poll and epoll, a
+    /// peer's hang-up makes every wait return at once with no event (see
+    /// the [module docs](self)): combine it with [`Interest::READABLE`].
     pub const PRIORITY: Interest = Interest(NonZeroU8::new(I_PRIORITY).unwrap());
 
     /// The same interest in oneshot mode (`EPOLLONESHOT`): after one event
@@ -649,14 +657,49 @@ pub struct Events {
 }
 
 impl Events {
-    /// A buffer for at most `capacity` events per wait (at least one: a
-    /// capacity of 0 is taken as 1, since a wait must be able to report).
+    /// The most events one `epoll_wait` can return: the kernel refuses a
+    /// larger `maxevents` with `EINVAL` (`EP_MAX_EVENTS`, `INT_MAX /
+    /// sizeof(struct epoll_event)`).
+    pub const MAX_CAPACITY: usize =
+        libc::c_int::MAX as usize / std::mem::size_of::<libc::epoll_event>();
+
+    /// A buffer for at most `capacity` events per wait: at least one (a
+    /// capacity of 0 is taken as 1, since a wait must be able to report)
+    /// and at most [`Events::MAX_CAPACITY`] (a larger one is taken as
+    /// that).
+    ///
+    /// # Panics
+    ///
+    /// As `Vec::with_capacity`, when the memory cannot be had; use
+    /// [`Events::try_with_capacity`] to get an error instead.
     pub fn with_capacity(capacity: usize) -> Events {
-        let capacity = capacity.max(1);
-        Events {
-            list: Vec::with_capacity(capacity),
-            raw: vec![libc::epoll_event { events: 0, u64: 0 }; capacity],
+        match Events::try_with_capacity(capacity) {
+            Ok(events) => events,
+            Err(e) => panic!("Events::with_capacity({capacity}): {e}"),
         }
+    }
+
+    /// The capacity a request gets: `1..=MAX_CAPACITY`.
+    fn clamped(capacity: usize) -> usize {
+        capacity.clamp(1, Events::MAX_CAPACITY)
+    }
+
+    /// As [`Events::with_capacity`], without a panic: the memory is
+    /// reserved fallibly.
+    ///
+    /// # Errors
+    ///
+    /// `ENOMEM` (`OutOfMemory`): the buffers for the capacity (after the
+    /// clamp to `1..=MAX_CAPACITY`) cannot be allocated.
+    pub fn try_with_capacity(capacity: usize) -> io::Result<Events> {
+        let capacity = Events::clamped(capacity);
+        let mut list = Vec::new();
+        let mut raw = Vec::new();
+        list.try_reserve_exact(capacity)
+            .and_then(|()| raw.try_reserve_exact(capacity))
+            .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        raw.resize(capacity, libc::epoll_event { events: 0, u64: 0 });
+        Ok(Events { list, raw })
     }
 
     /// How many events a wait can report.
@@ -739,7 +782,10 @@ pub trait Poller: Send + fmt::Debug {
     ///   number (4 bytes per number up to the highest registered), or the
     ///   growable select's sets, cannot grow to reach this fd's number.
     /// - `EBADF`: a negative fd number, which only a `BorrowedFd` made
-    ///   with `borrow_raw` against its contract can carry.
+    ///   with `borrow_raw` against its contract can carry; on [`Epoll`]
+    ///   also a number that is not open (the kernel checks at
+    ///   `EPOLL_CTL_ADD`; poll and select find out at the next wait, see
+    ///   the module docs on closed fds).
     fn register(&mut self, fd: BorrowedFd<'_>, token: Token, interest: Interest) -> io::Result<()>;
 
     /// `epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &event)` on [`Epoll`]; no
@@ -1051,5 +1097,11 @@ mod tests {
     fn events_capacity_is_at_least_one() {
         assert_eq!(Events::with_capacity(0).capacity(), 1);
         assert_eq!(Events::with_capacity(64).capacity(), 64);
+        // Past what the kernel takes: clamped, never a capacity overflow
+        // (checked without allocating gigabytes here).
+        assert_eq!(Events::MAX_CAPACITY, 178_956_970);
+        assert_eq!(Events::clamped(usize::MAX), Events::MAX_CAPACITY);
+        assert_eq!(Events::clamped(usize::MAX / 8), Events::MAX_CAPACITY);
+        assert_eq!(Events::clamped(0), 1);
     }
 }
