@@ -323,6 +323,20 @@ pub fn parse(bytes: &[u8]) -> Cmsgs<'_> {
     }
 }
 
+/// Takes the next fd number out of a control buffer: the first one not
+/// taken yet (`>= 0`) in its SCM_RIGHTS records, in order, up to the first
+/// framing error; its 4 bytes are overwritten with `-1` (as
+/// [`Control::take_fds`](crate::msg::Control::take_fds) leaves a taken fd)
+/// and the number is returned. `None` when none is left.
+///
+/// The pure half of [`Control::take_fds`](crate::msg::Control::take_fds),
+/// which adopts each number as an `OwnedFd` only because the kernel wrote
+/// the bytes in its own receive: this function never touches an fd, so a
+/// fuzzer or a test can drive it on any bytes.
+pub fn take_fd_number(control: &mut [u8]) -> Option<RawFd> {
+    sys::msg::take_fd_number(control)
+}
+
 /// The iterator [`parse`] returns.
 #[derive(Clone, Debug)]
 pub struct Cmsgs<'a> {
