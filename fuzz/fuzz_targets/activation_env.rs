@@ -11,14 +11,15 @@
 use baresock::activation::{EnvError, ListenEnv, MAX_LISTEN_FDS, parse_env};
 use libfuzzer_sys::fuzz_target;
 
-/// A plain decimal number: ASCII digits only (no sign, space or prefix).
-/// The crate refuses more than 19 digits (u64 range; no pid or fd count
-/// needs more), and so does this.
+/// A plain decimal number: ASCII digits only (no sign, space or prefix),
+/// at least one, any leading zeros, a value that fits in 64 bits.
 fn decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(s.bytes().fold(0u64, |n, b| n * 10 + u64::from(b - b'0')))
+    s.bytes().try_fold(0u64, |n, b| {
+        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
 }
 
 /// What sd_listen_fds(3) says about these values.

@@ -121,15 +121,19 @@ fn cmsg_align(n: usize) -> usize {
     n.div_ceil(size_of::<libc::c_long>()) * size_of::<libc::c_long>()
 }
 
+/// One record: (offset, level, type, payload).
+pub type Frame<'a> = (usize, i32, i32, &'a [u8]);
+
 /// The records of a control buffer, by cmsg(3) framing: a `cmsghdr` read
 /// whole, the payload from `CMSG_ALIGN(sizeof cmsghdr)` to `cmsg_len`, the
 /// next header at `CMSG_ALIGN(cmsg_len)`. Fewer bytes left than a header:
 /// the end. `cmsg_len` below a header or past the end: one error, the end.
-pub fn frames(bytes: &[u8]) -> Vec<Result<(usize, i32, i32, &[u8]), CmsgError>> {
+pub fn frames(bytes: &[u8]) -> Vec<Result<Frame<'_>, CmsgError>> {
     let mut out = Vec::new();
     let mut at = 0usize;
     while bytes.len() - at >= HDR {
         let h: libc::cmsghdr = read(&bytes[at..]);
+        #[allow(clippy::unnecessary_cast)] // size_t here, socklen_t on musl
         let len = h.cmsg_len as usize;
         let available = bytes.len() - at;
         if len < HDR {
@@ -175,7 +179,7 @@ fn cmsg(level: i32, kind: i32, d: &[u8]) -> Want<'_> {
     let is = |n: usize| d.len() == n;
     match (level, kind) {
         (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
-            if d.len() % 4 != 0 {
+            if !d.len().is_multiple_of(4) {
                 return bad;
             }
             Want::Rights(d.chunks(4).map(|c| i32::from_ne_bytes(read(c))).collect())

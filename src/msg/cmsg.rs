@@ -998,6 +998,16 @@ mod tests {
     }
 
     #[test]
+    fn ne_signed_reads_both_widths() {
+        // cargo-mutants: on x86_64 time_t and long are 8 bytes, so the
+        // 4-byte arm (32-bit targets) was never run.
+        assert_eq!(ne_signed(&(-5i32).to_ne_bytes()), -5);
+        assert_eq!(ne_signed(&i32::MAX.to_ne_bytes()), i64::from(i32::MAX));
+        assert_eq!(ne_signed(&(-7i64).to_ne_bytes()), -7);
+        assert_eq!(ne_signed(&[1, 2, 3]), 0);
+    }
+
+    #[test]
     fn random_bytes_never_panic_nor_escape_the_slice() {
         let iterations = if cfg!(miri) { 500 } else { 100_000 };
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
