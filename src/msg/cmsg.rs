@@ -998,6 +998,55 @@ mod tests {
     }
 
     #[test]
+    fn timestamp_and_recverr_edges() {
+        // cargo-mutants: `secs < 0` as `<= 0` or `== 0`, `d.len() < ee` as
+        // `<=`, the offender's end as `ee * 28`, and a dropped IPv6
+        // offender arm all passed the tests before these.
+        let ts = |secs: i64, nanos: i64| {
+            let mut p = vec![0u8; size_of::<libc::timespec>()];
+            let at = std::mem::offset_of!(libc::timespec, tv_nsec);
+            let t = size_of::<libc::time_t>();
+            p[..t].copy_from_slice(&(secs as libc::time_t).to_ne_bytes());
+            p[at..].copy_from_slice(&(nanos as libc::c_long).to_ne_bytes());
+            record(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &p)
+        };
+        let one = |b: &[u8]| -> Result<String, CmsgError> {
+            parse(b).next().unwrap().map(|c| format!("{c:?}"))
+        };
+        let stamp = |d: Duration| Ok(format!("{:?}", Cmsg::TimestampNs(d)));
+        assert_eq!(one(&ts(0, 5)), stamp(Duration::from_nanos(5)));
+        assert_eq!(
+            one(&ts(1, 999_999_999)),
+            stamp(Duration::new(1, 999_999_999))
+        );
+        for (secs, nanos) in [(-1, 5), (1, 1_000_000_000), (1, -1)] {
+            assert!(
+                matches!(one(&ts(secs, nanos)), Err(CmsgError::BadPayload { .. })),
+                "{secs} {nanos}"
+            );
+        }
+        let ee = size_of::<libc::sock_extended_err>();
+        let mut e = vec![0u8; ee];
+        e[..4].copy_from_slice(&111u32.to_ne_bytes());
+        e[4] = 2;
+        let err = |b: &[u8]| match parse(b).next() {
+            Some(Ok(Cmsg::RecvErr(x))) => x,
+            other => panic!("{other:?}"),
+        };
+        // Exactly the struct: no offender.
+        let x = err(&record(libc::IPPROTO_IP, libc::IP_RECVERR, &e));
+        assert_eq!((x.errno, x.origin, x.offender), (111, 2, None));
+        // An IPv6 offender, then bytes past its sockaddr_in6 that are not
+        // part of it.
+        let v6 = std::net::SocketAddrV6::new(Ipv6Addr::LOCALHOST, 53, 7, 9);
+        let mut p = e.clone();
+        p.extend_from_slice(crate::SockAddr::from(v6).as_bytes());
+        p.extend_from_slice(&[0xee; 120]);
+        let x = err(&record(libc::IPPROTO_IPV6, libc::IPV6_RECVERR, &p));
+        assert_eq!(x.offender, Some(SocketAddr::V6(v6)));
+    }
+
+    #[test]
     fn ne_signed_reads_both_widths() {
         // cargo-mutants: on x86_64 time_t and long are 8 bytes, so the
         // 4-byte arm (32-bit targets) was never run.
