@@ -305,3 +305,22 @@ fn getsockopt_values_decode_as_documented() {
         assert_eq!(optdec::peer_cred(c).is_err(), sentinel);
     }
 }
+
+#[test]
+fn sockaddr_lengths_family_and_domain() {
+    // cargo-mutants: SockAddr::family and ::domain could answer None, and
+    // the path length could count the NUL wrongly, with no test failing.
+    let v4 = SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1));
+    assert_eq!(v4.family(), Some(libc::AF_INET as libc::sa_family_t));
+    assert_eq!(v4.domain(), Some(baresock::Domain::IPV4));
+    let v6 = SockAddr::from(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 1, 0, 0));
+    assert_eq!(v6.family(), Some(libc::AF_INET6 as libc::sa_family_t));
+    assert_eq!(v6.domain(), Some(baresock::Domain::IPV6));
+    assert_eq!(SockAddr::from_bytes(&[1]).unwrap().family(), None);
+    assert_eq!(SockAddr::from_bytes(&[]).unwrap().domain(), None);
+    // A path shorter than sun_path counts its NUL (glibc's SUN_LEN); one of
+    // the full 108 bytes has none.
+    assert_eq!(SockAddr::unix("a").unwrap().len(), 2 + 1 + 1);
+    assert_eq!(SockAddr::unix("x".repeat(107)).unwrap().len(), 2 + 107 + 1);
+    assert_eq!(SockAddr::unix("x".repeat(108)).unwrap().len(), 2 + 108);
+}
