@@ -324,3 +324,46 @@ fn sockaddr_lengths_family_and_domain() {
     assert_eq!(SockAddr::unix("x".repeat(107)).unwrap().len(), 2 + 107 + 1);
     assert_eq!(SockAddr::unix("x".repeat(108)).unwrap().len(), 2 + 108);
 }
+
+#[test]
+fn interest_events_and_idempotent_modes() {
+    // cargo-mutants: the readable bits of poll_events could be dropped or
+    // mangled, and setting a mode twice could clear it, with no test
+    // failing.
+    let r = Interest::READABLE;
+    let w = Interest::WRITABLE;
+    let p = Interest::PRIORITY;
+    let poll_r = libc::POLLIN | libc::POLLRDNORM | libc::POLLRDBAND | libc::POLLRDHUP;
+    let poll_w = libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND;
+    assert_eq!(r.poll_events(), poll_r);
+    assert_eq!(w.poll_events(), poll_w);
+    assert_eq!(p.poll_events(), libc::POLLPRI);
+    assert_eq!((r | w | p).poll_events(), poll_r | poll_w | libc::POLLPRI);
+    let ep_r = (libc::EPOLLIN | libc::EPOLLRDNORM | libc::EPOLLRDBAND | libc::EPOLLRDHUP) as u32;
+    assert_eq!(r.epoll_events(), ep_r);
+    assert_eq!(
+        (r | p).oneshot().epoll_events(),
+        ep_r | (libc::EPOLLPRI | libc::EPOLLONESHOT) as u32
+    );
+    assert_eq!(
+        w.edge().epoll_events(),
+        (libc::EPOLLOUT | libc::EPOLLWRNORM | libc::EPOLLWRBAND | libc::EPOLLET) as u32
+    );
+    assert!(r.oneshot().oneshot().is_oneshot());
+    assert!(r.edge().edge().is_edge());
+    assert_eq!(r.oneshot().oneshot(), r.oneshot());
+}
+
+#[test]
+fn sockaddr_unnamed_and_equality() {
+    // cargo-mutants: is_unnamed could answer always true or always false,
+    // and == could be !=, with no test failing.
+    assert!(SockAddr::unix_unnamed().is_unnamed());
+    assert!(!SockAddr::unix_abstract(b"x").unwrap().is_unnamed());
+    let a = SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 7));
+    let b = SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8));
+    assert!(!a.is_unnamed());
+    let c = a;
+    assert!(a == c);
+    assert!(a != b);
+}
