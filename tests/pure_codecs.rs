@@ -367,3 +367,29 @@ fn sockaddr_unnamed_and_equality() {
     assert!(a == c);
     assert!(a != b);
 }
+
+#[test]
+fn event_extras_each_mean_their_flag() {
+    // cargo-mutants: is_error, is_hangup and is_read_hangup could answer
+    // true always (or read the wrong bits) with no test failing.
+    let t = Token(3);
+    let rw = Interest::READABLE | Interest::WRITABLE;
+    let extras = |e: Event| (e.is_error(), e.is_hangup(), e.is_read_hangup());
+    let poll = |revents| extras(Event::from_poll(t, rw, revents).unwrap());
+    assert_eq!(poll(libc::POLLIN), (false, false, false));
+    assert_eq!(poll(libc::POLLOUT), (false, false, false));
+    assert_eq!(poll(libc::POLLIN | libc::POLLERR), (true, false, false));
+    assert_eq!(poll(libc::POLLIN | libc::POLLHUP), (false, true, false));
+    assert_eq!(poll(libc::POLLIN | libc::POLLRDHUP), (false, false, true));
+    let epoll = |events: libc::c_int| extras(Event::from_epoll(t, rw, events as u32).unwrap());
+    assert_eq!(epoll(libc::EPOLLOUT), (false, false, false));
+    assert_eq!(epoll(libc::EPOLLERR), (true, false, false));
+    assert_eq!(epoll(libc::EPOLLHUP), (false, true, false));
+    assert_eq!(
+        epoll(libc::EPOLLIN | libc::EPOLLRDHUP),
+        (false, false, true)
+    );
+    let e = Event::from_select(t, rw, true, true, false).unwrap();
+    assert_eq!(extras(e), (false, false, false));
+    assert!(e.is_readable() && e.is_writable() && !e.is_priority());
+}
