@@ -393,3 +393,29 @@ fn event_extras_each_mean_their_flag() {
     assert_eq!(extras(e), (false, false, false));
     assert!(e.is_readable() && e.is_writable() && !e.is_priority());
 }
+
+#[test]
+fn cmsg_buffer_sizes_and_empty_rights() {
+    // cargo-mutants: SPACE_RECVERR's sum as a product, CmsgBuffer's slice
+    // and Fds::is_empty could all be wrong with no test failing.
+    assert_eq!(
+        msg::SPACE_RECVERR,
+        msg::cmsg_space(size_of::<libc::sock_extended_err>() + size_of::<libc::sockaddr_in6>())
+    );
+    assert_eq!(msg::SPACE_RECVERR, 16 + 48);
+    let mut buf = msg::CmsgBuffer::<40>::new();
+    assert_eq!(buf.as_mut_slice().len(), 40);
+    for n in [0usize, 1, 3] {
+        let payload: Vec<u8> = (0..n as i32).flat_map(|f| f.to_ne_bytes()).collect();
+        let mut b = vec![0u8; msg::cmsg_space(payload.len())];
+        let mut w = CmsgWriter::new(&mut b);
+        w.push(libc::SOL_SOCKET, libc::SCM_RIGHTS, &payload)
+            .unwrap();
+        match msg::parse(w.as_bytes()).next() {
+            Some(Ok(Cmsg::Rights(fds))) => {
+                assert_eq!((fds.len(), fds.is_empty()), (n, n == 0));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
