@@ -109,8 +109,10 @@ impl From<EnvError> for io::Error {
 }
 
 fn parse_decimal(s: &str) -> Option<u64> {
-    // Plain decimal digits only: no sign, no spaces, no "0x".
-    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    // Plain decimal digits only: no sign, no spaces, no "0x" (an empty
+    // string has no digit and fails the parse). Any number of leading
+    // zeros, as systemd's parse_pid reads them; a value past u64 fails.
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     s.parse().ok()
@@ -375,5 +377,34 @@ mod tests {
             parse_env(Some("10"), Some("1"), Some("a:b"), 10),
             Err(EnvError::NameCount { fds: 1, names: 2 })
         );
+    }
+
+    #[test]
+    fn leading_zeros_are_decimal_whatever_the_length() {
+        // Found by cargo-mutants: a 19-character cap (mutated to 20, or
+        // dropped) went unnoticed, and it refused "0...010", which names
+        // pid 10 as well as "10" does.
+        let zeros = "0".repeat(30);
+        assert_eq!(
+            parse_env(
+                Some(&format!("{zeros}10")),
+                Some(&format!("{zeros}2")),
+                None,
+                10
+            ),
+            Ok(Some(ListenEnv {
+                count: 2,
+                names: None
+            }))
+        );
+        // 20 digits, within u64; and one past u64::MAX.
+        assert_eq!(
+            parse_env(Some("10000000000000000000"), Some("1"), None, 10),
+            Ok(None)
+        );
+        assert!(matches!(
+            parse_env(Some("18446744073709551616"), Some("1"), None, 10),
+            Err(EnvError::BadPid(_))
+        ));
     }
 }

@@ -382,6 +382,23 @@ impl SockAddr {
         Ok(a)
     }
 
+    /// Builds an address as a receive leaves it: the kernel wrote `bytes`
+    /// (at most 128) at the start of the storage and reported `len` as the
+    /// address length, which may be larger than what it wrote, or than the
+    /// storage when the address was truncated. The length is recorded as
+    /// `accept`, `recv_from` and `recv_msg` record theirs (clamped to the
+    /// storage); no check of the content. A pure function, for tests and
+    /// fuzzers.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `bytes` is longer than `sockaddr_storage`.
+    pub fn from_kernel(bytes: &[u8], len: libc::socklen_t) -> io::Result<SockAddr> {
+        let mut a = SockAddr::from_bytes(bytes)?;
+        a.set_len(len);
+        Ok(a)
+    }
+
     /// A Unix socket address for a filesystem path (`sockaddr_un` with
     /// `sun_path` = the path and a trailing NUL when there is room).
     ///

@@ -305,3 +305,117 @@ fn getsockopt_values_decode_as_documented() {
         assert_eq!(optdec::peer_cred(c).is_err(), sentinel);
     }
 }
+
+#[test]
+fn sockaddr_lengths_family_and_domain() {
+    // cargo-mutants: SockAddr::family and ::domain could answer None, and
+    // the path length could count the NUL wrongly, with no test failing.
+    let v4 = SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1));
+    assert_eq!(v4.family(), Some(libc::AF_INET as libc::sa_family_t));
+    assert_eq!(v4.domain(), Some(baresock::Domain::IPV4));
+    let v6 = SockAddr::from(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 1, 0, 0));
+    assert_eq!(v6.family(), Some(libc::AF_INET6 as libc::sa_family_t));
+    assert_eq!(v6.domain(), Some(baresock::Domain::IPV6));
+    assert_eq!(SockAddr::from_bytes(&[1]).unwrap().family(), None);
+    assert_eq!(SockAddr::from_bytes(&[]).unwrap().domain(), None);
+    // A path shorter than sun_path counts its NUL (glibc's SUN_LEN); one of
+    // the full 108 bytes has none.
+    assert_eq!(SockAddr::unix("a").unwrap().len(), 2 + 1 + 1);
+    assert_eq!(SockAddr::unix("x".repeat(107)).unwrap().len(), 2 + 107 + 1);
+    assert_eq!(SockAddr::unix("x".repeat(108)).unwrap().len(), 2 + 108);
+}
+
+#[test]
+fn interest_events_and_idempotent_modes() {
+    // cargo-mutants: the readable bits of poll_events could be dropped or
+    // mangled, and setting a mode twice could clear it, with no test
+    // failing.
+    let r = Interest::READABLE;
+    let w = Interest::WRITABLE;
+    let p = Interest::PRIORITY;
+    let poll_r = libc::POLLIN | libc::POLLRDNORM | libc::POLLRDBAND | libc::POLLRDHUP;
+    let poll_w = libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND;
+    assert_eq!(r.poll_events(), poll_r);
+    assert_eq!(w.poll_events(), poll_w);
+    assert_eq!(p.poll_events(), libc::POLLPRI);
+    assert_eq!((r | w | p).poll_events(), poll_r | poll_w | libc::POLLPRI);
+    let ep_r = (libc::EPOLLIN | libc::EPOLLRDNORM | libc::EPOLLRDBAND | libc::EPOLLRDHUP) as u32;
+    assert_eq!(r.epoll_events(), ep_r);
+    assert_eq!(
+        (r | p).oneshot().epoll_events(),
+        ep_r | (libc::EPOLLPRI | libc::EPOLLONESHOT) as u32
+    );
+    assert_eq!(
+        w.edge().epoll_events(),
+        (libc::EPOLLOUT | libc::EPOLLWRNORM | libc::EPOLLWRBAND | libc::EPOLLET) as u32
+    );
+    assert!(r.oneshot().oneshot().is_oneshot());
+    assert!(r.edge().edge().is_edge());
+    assert_eq!(r.oneshot().oneshot(), r.oneshot());
+}
+
+#[test]
+fn sockaddr_unnamed_and_equality() {
+    // cargo-mutants: is_unnamed could answer always true or always false,
+    // and == could be !=, with no test failing.
+    assert!(SockAddr::unix_unnamed().is_unnamed());
+    assert!(!SockAddr::unix_abstract(b"x").unwrap().is_unnamed());
+    let a = SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 7));
+    let b = SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8));
+    assert!(!a.is_unnamed());
+    let c = a;
+    assert!(a == c);
+    assert!(a != b);
+}
+
+#[test]
+fn event_extras_each_mean_their_flag() {
+    // cargo-mutants: is_error, is_hangup and is_read_hangup could answer
+    // true always (or read the wrong bits) with no test failing.
+    let t = Token(3);
+    let rw = Interest::READABLE | Interest::WRITABLE;
+    let extras = |e: Event| (e.is_error(), e.is_hangup(), e.is_read_hangup());
+    let poll = |revents| extras(Event::from_poll(t, rw, revents).unwrap());
+    assert_eq!(poll(libc::POLLIN), (false, false, false));
+    assert_eq!(poll(libc::POLLOUT), (false, false, false));
+    assert_eq!(poll(libc::POLLIN | libc::POLLERR), (true, false, false));
+    assert_eq!(poll(libc::POLLIN | libc::POLLHUP), (false, true, false));
+    assert_eq!(poll(libc::POLLIN | libc::POLLRDHUP), (false, false, true));
+    let epoll = |events: libc::c_int| extras(Event::from_epoll(t, rw, events as u32).unwrap());
+    assert_eq!(epoll(libc::EPOLLOUT), (false, false, false));
+    assert_eq!(epoll(libc::EPOLLERR), (true, false, false));
+    assert_eq!(epoll(libc::EPOLLHUP), (false, true, false));
+    assert_eq!(
+        epoll(libc::EPOLLIN | libc::EPOLLRDHUP),
+        (false, false, true)
+    );
+    let e = Event::from_select(t, rw, true, true, false).unwrap();
+    assert_eq!(extras(e), (false, false, false));
+    assert!(e.is_readable() && e.is_writable() && !e.is_priority());
+}
+
+#[test]
+fn cmsg_buffer_sizes_and_empty_rights() {
+    // cargo-mutants: SPACE_RECVERR's sum as a product, CmsgBuffer's slice
+    // and Fds::is_empty could all be wrong with no test failing.
+    assert_eq!(
+        msg::SPACE_RECVERR,
+        msg::cmsg_space(size_of::<libc::sock_extended_err>() + size_of::<libc::sockaddr_in6>())
+    );
+    assert_eq!(msg::SPACE_RECVERR, 16 + 48);
+    let mut buf = msg::CmsgBuffer::<40>::new();
+    assert_eq!(buf.as_mut_slice().len(), 40);
+    for n in [0usize, 1, 3] {
+        let payload: Vec<u8> = (0..n as i32).flat_map(|f| f.to_ne_bytes()).collect();
+        let mut b = vec![0u8; msg::cmsg_space(payload.len())];
+        let mut w = CmsgWriter::new(&mut b);
+        w.push(libc::SOL_SOCKET, libc::SCM_RIGHTS, &payload)
+            .unwrap();
+        match msg::parse(w.as_bytes()).next() {
+            Some(Ok(Cmsg::Rights(fds))) => {
+                assert_eq!((fds.len(), fds.is_empty()), (n, n == 0));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

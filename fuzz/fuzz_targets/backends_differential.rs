@@ -6,18 +6,35 @@
 //! each a connected pair: a Unix stream socketpair or a TCP connection
 //! over 127.0.0.1 (to a listener of this process). Every backend
 //! (select, the growable select, poll, epoll) watches the *same* fds, so
-//! they see one kernel state, and `Events` has room for every
-//! registration. The target requires:
+//! they see one kernel state. Besides the slots, every poller has a timer
+//! (a timerfd), a signalfd (SIGUSR2, blocked in the fuzzing thread and
+//! raised only at it) and a waker of its own registered, and the program
+//! can arm and read the timer, raise and read the signal, and wake. The
+//! first byte also picks `Events`' capacity (1 to 8, often fewer than
+//! what is ready) and, in "high" inputs, puts every slot's socket at fd
+//! 1024 or above (where `Select` must refuse it and is left out). Waits
+//! are with a zero or a 1 ms timeout. A registered socket can be closed
+//! without deregistering (a caller bug with a documented outcome): from
+//! then on its token is stale and only the fds that stay live are
+//! compared, and no new socket is opened in that input (so no later fd
+//! reuses the closed number). The target requires:
 //!
 //! - every register/reregister/deregister gives the same outcome on every
 //!   backend;
 //! - every event carries the token of a live registration: never a token
 //!   after its deregister, never an old token after a reregister, never a
-//!   second event from a disarmed oneshot registration;
-//! - when the kernel state held still over the wait (a reference `poll(2)`
-//!   through nix, taken before and after, saw the same), each backend's
-//!   shared contract (token, readable, writable, priority) equals the
-//!   oracle computed from that reference with the kernel's select mapping;
+//!   second event from a disarmed oneshot registration, never a waker's
+//!   token without a wake (events under a closed fd's stale token are
+//!   not judged);
+//! - a wait is `ceil(ready / capacity)` consecutive waits on each backend,
+//!   `ready` counting every registration that may be reported (the ready
+//!   live ones, a woken waker, every closed fd's stale registration):
+//!   level mode must report every ready live fd within them. When the
+//!   kernel state held still over them (a reference `poll(2)` through nix,
+//!   taken before and after, saw the same), each backend's shared contract
+//!   (token, readable, writable, priority) over those waits equals the
+//!   oracle computed from that reference with the kernel's select mapping,
+//!   and a woken waker is reported exactly once;
 //!   when it moved (loopback TCP delivers in softirq context, which can
 //!   lag), the round proves only the token rules, and every oneshot
 //!   registration is re-armed on every backend so they start level again;
@@ -27,18 +44,26 @@
 //! listener's own 127.0.0.1 port, and socketpairs have none.
 #![no_main]
 
-use baresock::poll::{Backend, Events, Interest, Poller, Token};
+use baresock::poll::{
+    Backend, Events, Interest, Poller, Signal, Signals, Timer, Token, Waker, block_signals,
+};
 use baresock::{Domain, MsgFlags, OwnedSocket, Protocol, Shutdown, SockAddr, Type};
 use libfuzzer_sys::fuzz_target;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const SLOTS: usize = 4;
+/// The tokens of the extra sources (slot tokens count up from 1).
+const TIMER: Token = Token(1_000_000);
+const SIGNALS: Token = Token(1_000_001);
+const WAKER: Token = Token(1_000_002);
+/// Where a "high" input puts its slots' sockets: at or above FD_SETSIZE.
+const HIGH_FD: i32 = 1024;
 const MAX_OPS: usize = 96;
 const BACKENDS: [Backend; 4] = Backend::ALL;
 static PAYLOAD: [u8; 100_000] = [0x5a; 100_000];
@@ -72,6 +97,23 @@ enum Kind {
 fn listener() -> &'static (OwnedSocket, SockAddr) {
     static L: OnceLock<(OwnedSocket, SockAddr)> = OnceLock::new();
     L.get_or_init(|| {
+        // Room for fds at 1024 and above, when the hard limit allows.
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: lim is a valid rlimit for getrlimit to fill in.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) } == 0
+            && lim.rlim_cur < 2048
+            && lim.rlim_max >= 2048
+        {
+            lim.rlim_cur = 2048;
+            // SAFETY: lim is a valid rlimit the kernel only reads.
+            unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const lim) };
+        }
+        // The signalfd's signal, blocked in this (the fuzzing) thread and
+        // only ever raised at it, so no other thread can take it.
+        block_signals(Signal::USR2.into()).unwrap();
         let l = OwnedSocket::new(Domain::IPV4, Type::STREAM, Protocol::DEFAULT).unwrap();
         l.bind(&SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)))
             .unwrap();
@@ -81,7 +123,35 @@ fn listener() -> &'static (OwnedSocket, SockAddr) {
     })
 }
 
-fn pair(kind: Kind) -> (OwnedSocket, OwnedSocket) {
+/// Whether this process may open fds at `HIGH_FD` and above.
+fn high_fds_possible() -> bool {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid rlimit for getrlimit to fill in.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) == 0 && lim.rlim_cur >= 2048 }
+}
+
+/// A connected pair; `high`: our end moved to an fd at or above HIGH_FD.
+fn pair(kind: Kind, high: bool) -> (OwnedSocket, OwnedSocket) {
+    let (ours, peer) = pair_low(kind);
+    if !high {
+        return (ours, peer);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC takes no pointer; ours is a live fd.
+    let fd = unsafe { libc::fcntl(ours.as_raw_fd(), libc::F_DUPFD_CLOEXEC, HIGH_FD) };
+    assert!(
+        fd >= HIGH_FD,
+        "F_DUPFD_CLOEXEC: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: fd is the new descriptor fcntl just made, owned by nobody
+    // else; ours (its original) is closed as it drops here.
+    (unsafe { OwnedSocket::from_raw_fd(fd) }, peer)
+}
+
+fn pair_low(kind: Kind) -> (OwnedSocket, OwnedSocket) {
     match kind {
         Kind::Unix => {
             OwnedSocket::pair_nonblocking(Domain::UNIX, Type::STREAM, Protocol::DEFAULT).unwrap()
@@ -107,7 +177,8 @@ struct Reg {
 
 struct Slot {
     kind: Kind,
-    ours: OwnedSocket,
+    /// None once closed while registered.
+    ours: Option<OwnedSocket>,
     peer: Option<OwnedSocket>,
     reg: Option<Reg>,
 }
@@ -119,7 +190,7 @@ impl Slot {
     /// million-input run opens millions of loopback connections.
     fn reset_on_close(&self) {
         if self.kind == Kind::Tcp {
-            for s in std::iter::once(&self.ours).chain(&self.peer) {
+            for s in self.ours.iter().chain(&self.peer) {
                 s.set_linger(Some(Duration::ZERO))
                     .expect("SO_LINGER on a TCP socket");
             }
@@ -147,13 +218,19 @@ fn outcome<T: std::fmt::Debug>(r: std::io::Result<T>) -> String {
     }
 }
 
+/// A live slot's socket (ops on a closed slot are skipped before here).
+fn live(slot: &Slot) -> BorrowedFd<'_> {
+    slot.ours.as_ref().expect("an op on a closed slot").as_fd()
+}
+
 fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
-/// The kernel's readiness of each slot's socket, as a zero-timeout
-/// `poll(2)` through nix (independent of baresock) reports it.
-fn reference(slots: &[Slot]) -> Vec<PollFlags> {
+/// The kernel's readiness of each live slot's socket (None for a closed
+/// one), then of the timer and the signalfd, as a zero-timeout `poll(2)`
+/// through nix (independent of baresock) reports it.
+fn reference(slots: &[Slot], extra: [BorrowedFd<'_>; 2]) -> Vec<Option<PollFlags>> {
     let ask = PollFlags::POLLIN
         | PollFlags::POLLPRI
         | PollFlags::POLLOUT
@@ -161,12 +238,20 @@ fn reference(slots: &[Slot]) -> Vec<PollFlags> {
         | PollFlags::POLLRDBAND
         | PollFlags::POLLWRNORM
         | PollFlags::POLLWRBAND;
-    let mut fds: Vec<PollFd<'_>> = slots
+    let live: Vec<BorrowedFd<'_>> = slots
         .iter()
-        .map(|s| PollFd::new(s.ours.as_fd(), ask))
+        .filter_map(|s| s.ours.as_ref().map(|o| o.as_fd()))
+        .chain(extra)
         .collect();
+    let mut fds: Vec<PollFd<'_>> = live.iter().map(|fd| PollFd::new(*fd, ask)).collect();
     poll(&mut fds, PollTimeout::ZERO).unwrap();
-    fds.iter().map(|f| f.revents().unwrap()).collect()
+    let mut got = fds.iter().map(|f| f.revents().unwrap());
+    let mut out: Vec<Option<PollFlags>> = slots
+        .iter()
+        .map(|s| s.ours.as_ref().and_then(|_| got.next()))
+        .collect();
+    out.extend(got.map(Some));
+    out
 }
 
 type Shared = (usize, bool, bool, bool);
@@ -193,18 +278,32 @@ fn expected(reg: Option<Reg>, armed: bool, m: PollFlags) -> Option<Shared> {
 }
 
 struct Run {
+    backends: Vec<Backend>,
     pollers: Vec<Box<dyn Poller>>,
     events: Vec<Events>,
     slots: Vec<Slot>,
     next_token: usize,
     log: Vec<String>,
+    high: bool,
+    /// Tokens of registrations whose fd was closed without deregistering.
+    stale: Vec<Token>,
+    timer: Timer,
+    signals: Signals,
+    /// One waker per backend, and whether it was woken since its last
+    /// report.
+    wakers: Vec<Waker>,
+    woken: Vec<bool>,
 }
 
 impl Run {
     fn fail(&self, what: &str) -> ! {
         let tail = self.log[self.log.len().saturating_sub(20)..].join("\n  ");
         let kinds: Vec<Kind> = self.slots.iter().map(|s| s.kind).collect();
-        panic!("{what}\nslots: {kinds:?}\nlast steps:\n  {tail}");
+        panic!(
+            "{what}\nslots: {kinds:?}, capacity {}, high {}\nlast steps:\n  {tail}",
+            self.events[0].capacity(),
+            self.high
+        );
     }
 
     fn fresh_token(&mut self) -> Token {
@@ -212,7 +311,8 @@ impl Run {
         Token(self.next_token)
     }
 
-    /// Runs `f` on every backend for slot `s`; the results must agree.
+    /// Runs `f` on every backend for (live) slot `s`; the results must
+    /// agree.
     fn all<F>(&mut self, s: usize, what: &str, mut f: F) -> String
     where
         F: FnMut(&mut dyn Poller, &Slot) -> String,
@@ -223,7 +323,8 @@ impl Run {
             .map(|p| f(p.as_mut(), &self.slots[s]))
             .collect();
         if results.iter().any(|r| r != &results[0]) {
-            let per: Vec<String> = BACKENDS
+            let per: Vec<String> = self
+                .backends
                 .iter()
                 .zip(&results)
                 .map(|(b, r)| format!("{b}: {r}"))
@@ -237,7 +338,7 @@ impl Run {
         let token = self.fresh_token();
         let what = format!("register #{s} {token:?} {interest:?}");
         let r = self.all(s, &what, |p, slot| {
-            outcome(p.register(slot.ours.as_fd(), token, interest))
+            outcome(p.register(live(slot), token, interest))
         });
         self.log.push(format!("{what} -> {r}"));
         match (r.starts_with("Ok"), self.slots[s].reg.is_some()) {
@@ -263,7 +364,7 @@ impl Run {
         };
         let what = format!("reregister #{s} {token:?} {interest:?}");
         let r = self.all(s, &what, |p, slot| {
-            outcome(p.reregister(slot.ours.as_fd(), token, interest))
+            outcome(p.reregister(live(slot), token, interest))
         });
         self.log.push(format!("{what} -> {r}"));
         match (r.starts_with("Ok"), self.slots[s].reg.is_some()) {
@@ -284,7 +385,7 @@ impl Run {
 
     fn deregister(&mut self, s: usize) {
         let what = format!("deregister #{s}");
-        let r = self.all(s, &what, |p, slot| outcome(p.deregister(slot.ours.as_fd())));
+        let r = self.all(s, &what, |p, slot| outcome(p.deregister(live(slot))));
         self.log.push(format!("{what} -> {r}"));
         let registered = self.slots[s].reg.is_some();
         if r.starts_with("Ok") != registered || !(registered || r.contains("NotFound")) {
@@ -293,59 +394,101 @@ impl Run {
         self.slots[s].reg = None;
     }
 
-    fn wait(&mut self) {
-        let before = reference(&self.slots);
+    /// One wait of the program: `ceil(ready / capacity)` consecutive waits
+    /// on each backend (see the module docs), checked against the kernel.
+    fn wait(&mut self, timeout: Option<Duration>) {
+        let before = reference(&self.slots, [self.timer.as_fd(), self.signals.as_fd()]);
+        let nb = self.pollers.len();
+        let cap = self.events[0].capacity();
+        let woken_before = self.woken.clone();
         let mut seen: Vec<BTreeSet<Shared>> = Vec::new();
         let mut armed_before = Vec::new();
-        for b in 0..BACKENDS.len() {
-            armed_before.push(
-                self.slots
-                    .iter()
-                    .map(|s| s.reg.map(|r| r.armed[b]))
-                    .collect::<Vec<_>>(),
-            );
-            let n = match self.pollers[b].wait(&mut self.events[b], Some(Duration::ZERO)) {
-                Ok(n) => n,
-                Err(e) => self.fail(&format!("{}: wait failed: {e}", BACKENDS[b])),
-            };
-            assert_eq!(n, self.events[b].len());
+        let mut waker_reports = vec![0usize; nb];
+        let mut rounds = vec![0usize; nb];
+        for b in 0..nb {
+            let armed: Vec<Option<bool>> = self
+                .slots
+                .iter()
+                .map(|s| s.reg.map(|r| r.armed[b]))
+                .collect();
+            // Epoll's kernel reports HUP and ERR whatever the interest,
+            // and each such event takes room in the wait even when the
+            // interest masks it away: count those too.
+            let forced = self
+                .slots
+                .iter()
+                .zip(&armed)
+                .zip(&before)
+                .filter(|((s, armed), ready)| {
+                    s.reg
+                        .is_some_and(|r| !r.interest.is_oneshot() || armed.unwrap_or(false))
+                        && ready
+                            .is_some_and(|m| m.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
+                })
+                .count();
+            let ready_live = self.want(&armed, &before).len() + forced;
+            let ready = ready_live + usize::from(self.woken[b]) + self.stale.len();
+            armed_before.push(armed);
+            rounds[b] = ready.div_ceil(cap).max(1);
             let mut set = BTreeSet::new();
-            for e in self.events[b].iter() {
-                let Some(s) = self
-                    .slots
-                    .iter()
-                    .position(|s| s.reg.is_some_and(|r| r.token == e.token()))
-                else {
-                    self.fail(&format!(
-                        "{}: event {e:?} for a token with no live registration",
-                        BACKENDS[b]
-                    ));
+            for round in 0..rounds[b] {
+                let n = match self.pollers[b].wait(&mut self.events[b], timeout) {
+                    Ok(n) => n,
+                    Err(e) => self.fail(&format!("{}: wait failed: {e}", self.backends[b])),
                 };
-                let reg = self.slots[s].reg.as_mut().unwrap();
-                if reg.interest.is_oneshot() {
-                    if !reg.armed[b] {
+                assert_eq!(n, self.events[b].len());
+                let mut this_wait = BTreeSet::new();
+                for e in self.events[b].iter() {
+                    let t = e.token();
+                    if self.stale.contains(&t) {
+                        continue;
+                    }
+                    let key = (t.0, e.is_readable(), e.is_writable(), e.is_priority());
+                    if !this_wait.insert(key) {
                         self.fail(&format!(
-                            "{}: event {e:?} from a disarmed oneshot registration",
-                            BACKENDS[b]
+                            "{}: {e:?} reported twice in one wait",
+                            self.backends[b]
                         ));
                     }
-                    reg.armed[b] = false;
-                }
-                if !set.insert((
-                    e.token().0,
-                    e.is_readable(),
-                    e.is_writable(),
-                    e.is_priority(),
-                )) {
-                    self.fail(&format!(
-                        "{}: {e:?} reported twice in one wait",
-                        BACKENDS[b]
-                    ));
+                    if t == WAKER {
+                        if !self.woken[b] {
+                            self.fail(&format!(
+                                "{}: waker reported without a wake (wait {round})",
+                                self.backends[b]
+                            ));
+                        }
+                        self.woken[b] = false;
+                        waker_reports[b] += 1;
+                        continue;
+                    }
+                    if t != TIMER && t != SIGNALS {
+                        let Some(s) = self
+                            .slots
+                            .iter()
+                            .position(|s| s.reg.is_some_and(|r| r.token == t))
+                        else {
+                            self.fail(&format!(
+                                "{}: event {e:?} for a token with no live registration",
+                                self.backends[b]
+                            ));
+                        };
+                        let reg = self.slots[s].reg.as_mut().unwrap();
+                        if reg.interest.is_oneshot() {
+                            if !reg.armed[b] {
+                                self.fail(&format!(
+                                    "{}: event {e:?} from a disarmed oneshot registration",
+                                    self.backends[b]
+                                ));
+                            }
+                            reg.armed[b] = false;
+                        }
+                    }
+                    set.insert(key);
                 }
             }
             seen.push(set);
         }
-        let after = reference(&self.slots);
+        let after = reference(&self.slots, [self.timer.as_fd(), self.signals.as_fd()]);
         if before != after {
             // The kernel moved during the round: only the token rules
             // held. Re-arm every oneshot registration everywhere so the
@@ -361,21 +504,22 @@ impl Run {
             }
             return;
         }
-        for b in 0..BACKENDS.len() {
+        for b in 0..nb {
             // The oracle uses the arming state from before this wait.
-            let want: BTreeSet<Shared> = self
-                .slots
-                .iter()
-                .enumerate()
-                .filter_map(|(i, slot)| {
-                    let armed = armed_before[b][i].unwrap_or(false);
-                    expected(slot.reg, armed, before[i])
-                })
-                .collect();
+            let want = self.want(&armed_before[b], &before);
             if seen[b] != want {
                 self.fail(&format!(
-                    "{}: wait saw {:?}, the kernel's readiness {before:?} means {want:?}",
-                    BACKENDS[b], seen[b]
+                    "{}: {} wait(s) of capacity {cap} saw {:?}, the kernel's readiness {before:?} means {want:?} (stale tokens {:?})",
+                    self.backends[b],
+                    rounds[b],
+                    seen[b],
+                    self.stale
+                ));
+            }
+            if woken_before[b] && waker_reports[b] != 1 {
+                self.fail(&format!(
+                    "{}: a woken waker was reported {} times",
+                    self.backends[b], waker_reports[b]
                 ));
             }
         }
@@ -383,17 +527,43 @@ impl Run {
         self.log.push(format!("wait -> {:?}", seen[0]));
     }
 
+    /// What the live registrations (slots with their arming state, then
+    /// the timer and the signalfd) must report for the kernel's readiness.
+    fn want(&self, armed: &[Option<bool>], ready: &[Option<PollFlags>]) -> BTreeSet<Shared> {
+        let extra = [TIMER, SIGNALS].map(|token| {
+            Some(Reg {
+                token,
+                interest: Interest::READABLE,
+                armed: [true; BACKENDS.len()],
+            })
+        });
+        self.slots
+            .iter()
+            .map(|s| s.reg)
+            .chain(extra)
+            .enumerate()
+            .filter_map(|(i, reg)| {
+                let armed = armed.get(i).copied().flatten().unwrap_or(true);
+                expected(reg, armed, ready[i]?)
+            })
+            .collect()
+    }
+
     fn reopen(&mut self, s: usize, kind: Kind, register: Option<Interest>) {
+        if !self.stale.is_empty() {
+            // A new socket could take a closed one's number.
+            return;
+        }
         if self.slots[s].reg.is_some() {
             self.deregister(s);
         }
         self.slots[s].reset_on_close();
-        let (ours, peer) = pair(kind);
+        let (ours, peer) = pair(kind, self.high);
         // The old pair closes here, after its deregistration; the new one
         // often gets the same numbers.
         self.slots[s] = Slot {
             kind,
-            ours,
+            ours: Some(ours),
             peer: Some(peer),
             reg: None,
         };
@@ -401,6 +571,47 @@ impl Run {
         if let Some(i) = register {
             self.register(s, i);
         }
+    }
+
+    /// Closes a registered socket without deregistering it: a caller bug
+    /// with a documented outcome; its token is stale from now on.
+    fn close_registered(&mut self, s: usize) {
+        let Some(reg) = self.slots[s].reg.take() else {
+            return;
+        };
+        self.slots[s].reset_on_close();
+        self.slots[s].ours = None;
+        self.stale.push(reg.token);
+        self.log
+            .push(format!("#{s} closed while registered as {:?}", reg.token));
+    }
+
+    /// The timer, the signalfd and the wakers.
+    fn extra(&mut self, arg: u8) {
+        let what = match arg % 6 {
+            0 => {
+                for (w, woken) in self.wakers.iter().zip(&mut self.woken) {
+                    w.wake().unwrap();
+                    *woken = true;
+                }
+                "wake".to_owned()
+            }
+            1 => format!(
+                "timer in 1ns: {}",
+                outcome(self.timer.set_once(Duration::from_nanos(1)))
+            ),
+            2 => format!("timer read: {}", outcome(self.timer.read())),
+            3 => format!("timer disarmed: {}", outcome(self.timer.disarm())),
+            4 => {
+                // At this thread only: it blocks SIGUSR2, so the signal
+                // stays pending for the signalfd.
+                // SAFETY: raise takes no pointer; SIGUSR2 is blocked here.
+                let r = unsafe { libc::raise(libc::SIGUSR2) };
+                format!("raise SIGUSR2: {r}")
+            }
+            _ => format!("signal read: {}", outcome(self.signals.read())),
+        };
+        self.log.push(what);
     }
 }
 
@@ -410,24 +621,45 @@ fuzz_target!(|data: &[u8]| {
     {
         let mut bytes = data.iter().copied();
         let mut next = move || bytes.next();
-        let kinds = next().unwrap_or(0);
+        // Bits 0-3: TCP or Unix per slot; 4-6: Events' capacity - 1; 7: high.
+        let first = next().unwrap_or(0);
+        let high = first & 0x80 != 0 && high_fds_possible();
+        let backends: Vec<Backend> = BACKENDS
+            .into_iter()
+            .filter(|b| !(high && *b == Backend::Select))
+            .collect();
+        let capacity = 1 + usize::from((first >> 4) & 7);
+        let mut pollers: Vec<Box<dyn Poller>> =
+            backends.iter().map(|b| b.build().unwrap()).collect();
+        let timer = Timer::new().unwrap();
+        let signals = Signals::new(Signal::USR2.into()).unwrap();
+        let mut wakers = Vec::new();
+        for p in &mut pollers {
+            p.register(timer.as_fd(), TIMER, Interest::READABLE)
+                .unwrap();
+            p.register(signals.as_fd(), SIGNALS, Interest::READABLE)
+                .unwrap();
+            wakers.push(Waker::new(p.as_mut(), WAKER).unwrap());
+        }
         let mut run = Run {
-            pollers: BACKENDS.iter().map(|b| b.build().unwrap()).collect(),
-            events: BACKENDS
+            events: backends
                 .iter()
-                .map(|_| Events::with_capacity(SLOTS))
+                .map(|_| Events::with_capacity(capacity))
                 .collect(),
+            woken: vec![false; backends.len()],
+            backends,
+            pollers,
             slots: (0..SLOTS)
                 .map(|i| {
-                    let kind = if kinds & (1 << i) != 0 {
+                    let kind = if first & (1 << i) != 0 {
                         Kind::Tcp
                     } else {
                         Kind::Unix
                     };
-                    let (ours, peer) = pair(kind);
+                    let (ours, peer) = pair(kind, high);
                     Slot {
                         kind,
-                        ours,
+                        ours: Some(ours),
                         peer: Some(peer),
                         reg: None,
                     }
@@ -435,20 +667,37 @@ fuzz_target!(|data: &[u8]| {
                 .collect(),
             next_token: 0,
             log: Vec::new(),
+            high,
+            stale: Vec::new(),
+            timer,
+            signals,
+            wakers,
         };
+        if high {
+            // Select refuses what it cannot hold, before any syscall.
+            let mut select = Backend::Select.build().unwrap();
+            let r = outcome(select.register(live(&run.slots[0]), Token(1), Interest::READABLE));
+            if !r.contains("InvalidInput") {
+                run.fail(&format!("select registered an fd at or above 1024: {r}"));
+            }
+        }
         let mut buf = vec![0u8; 100_000];
         for _ in 0..MAX_OPS {
             let Some(op) = next() else { break };
             let arg = next().unwrap_or(0);
             let s = usize::from(arg) % SLOTS;
+            let closed = run.slots[s].ours.is_none();
             match op % 16 {
+                3 | 12 => run.wait(Some(Duration::ZERO)),
+                13 => run.wait(Some(Duration::from_millis(1))),
+                14 => run.extra(arg),
+                _ if closed => run.log.push(format!("#{s} is closed: op {op} skipped")),
                 0 => run.register(s, interest_from(next().unwrap_or(0))),
                 1 => {
                     let b = next().unwrap_or(0);
                     run.reregister(s, interest_from(b), b & 0x40 != 0);
                 }
                 2 => run.deregister(s),
-                3 | 12 | 13 | 14 => run.wait(),
                 4 => {
                     let n = [1, 100, 70_000][usize::from(arg >> 2) % 3];
                     let r = run.slots[s]
@@ -464,7 +713,8 @@ fuzz_target!(|data: &[u8]| {
                     } else {
                         MsgFlags::NONE
                     };
-                    let r = outcome(run.slots[s].ours.recv_with_flags(&mut buf[..n], flags));
+                    let ours = run.slots[s].ours.as_ref().unwrap();
+                    let r = outcome(ours.recv_with_flags(&mut buf[..n], flags));
                     run.log.push(format!("#{s} reads {n} ({flags:?}): {r}"));
                 }
                 6 => {
@@ -478,7 +728,7 @@ fuzz_target!(|data: &[u8]| {
                     let how = [Shutdown::Write, Shutdown::Read, Shutdown::Both]
                         [usize::from(arg >> 2) % 3];
                     let r = if arg & 0x80 != 0 {
-                        Some(outcome(run.slots[s].ours.shutdown(how)))
+                        run.slots[s].ours.as_ref().map(|o| outcome(o.shutdown(how)))
                     } else {
                         run.slots[s].peer.as_ref().map(|p| outcome(p.shutdown(how)))
                     };
@@ -491,7 +741,7 @@ fuzz_target!(|data: &[u8]| {
                     let closed = run.slots[s].peer.take().is_some();
                     run.log.push(format!("peer of #{s} closes: {closed}"));
                 }
-                9 | 15 => {
+                9 => {
                     let b = next().unwrap_or(0);
                     let kind = if b & 1 != 0 { Kind::Tcp } else { Kind::Unix };
                     let reg = (b & 2 != 0).then(|| interest_from(b >> 2));
@@ -499,9 +749,11 @@ fuzz_target!(|data: &[u8]| {
                 }
                 10 => {
                     let n = [1, 100, 70_000][usize::from(arg >> 2) % 3];
-                    let r = outcome(run.slots[s].ours.send(&PAYLOAD[..n]));
+                    let ours = run.slots[s].ours.as_ref().unwrap();
+                    let r = outcome(ours.send(&PAYLOAD[..n]));
                     run.log.push(format!("#{s} sends {n}: {r}"));
                 }
+                15 => run.close_registered(s),
                 _ => {
                     let mut total = 0usize;
                     if let Some(p) = &run.slots[s].peer {
@@ -516,22 +768,47 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        run.wait();
+        run.wait(Some(Duration::ZERO));
         for s in 0..SLOTS {
             if run.slots[s].reg.is_some() {
                 run.deregister(s);
             }
         }
-        // One more wait: nothing is registered, so nothing may come back.
-        for b in 0..BACKENDS.len() {
-            let n = run.pollers[b]
+        for b in 0..run.pollers.len() {
+            let p = &mut run.pollers[b];
+            let r = [
+                outcome(p.deregister(run.timer.as_fd())),
+                outcome(p.deregister(run.signals.as_fd())),
+                outcome(p.deregister(run.wakers[b].as_fd())),
+            ];
+            if r.iter().any(|r| !r.starts_with("Ok")) {
+                run.fail(&format!(
+                    "{}: deregistering the sources: {r:?}",
+                    run.backends[b]
+                ));
+            }
+        }
+        // One more wait: nothing live is registered, so nothing may come
+        // back but the stale tokens of closed fds.
+        for b in 0..run.pollers.len() {
+            run.pollers[b]
                 .wait(&mut run.events[b], Some(Duration::ZERO))
                 .unwrap();
-            if n != 0 {
+            if run.events[b]
+                .iter()
+                .any(|e| !run.stale.contains(&e.token()))
+            {
                 run.fail(&format!(
                     "{}: {:?} after every deregister",
-                    BACKENDS[b], run.events[b]
+                    run.backends[b], run.events[b]
                 ));
+            }
+        }
+        // A raised signal stays pending on this thread: take it, so the
+        // next input starts from nothing.
+        for _ in 0..4 {
+            if run.signals.read().is_err() {
+                break;
             }
         }
         // Nothing is checked after this point but the fd count.

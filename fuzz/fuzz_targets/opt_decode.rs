@@ -65,18 +65,35 @@ fuzz_target!(|data: &[u8]| {
         _ => {
             let i: libc::tcp_info = value(bytes);
             let t = decode::tcp_info(&i);
-            assert_eq!(t.state, i.tcpi_state);
-            assert_eq!(t.rtt.as_micros(), u128::from(i.tcpi_rtt));
-            assert_eq!(t.rttvar.as_micros(), u128::from(i.tcpi_rttvar));
-            assert_eq!(t.rto.as_micros(), u128::from(i.tcpi_rto));
+            // Every field of the decoded struct, each from its C field.
+            let us = |v: u32| Duration::from_micros(u64::from(v));
             assert_eq!(
-                (t.snd_mss, t.rcv_mss, t.snd_cwnd, t.unacked, t.lost, t.pmtu),
+                (t.state, t.retransmits, t.probes),
+                (i.tcpi_state, i.tcpi_retransmits, i.tcpi_probes)
+            );
+            assert_eq!(
+                (t.rtt, t.rttvar, t.rto),
+                (us(i.tcpi_rtt), us(i.tcpi_rttvar), us(i.tcpi_rto))
+            );
+            assert_eq!(
+                (
+                    t.snd_mss,
+                    t.rcv_mss,
+                    t.snd_cwnd,
+                    t.snd_ssthresh,
+                    t.unacked,
+                    t.lost,
+                    t.total_retrans,
+                    t.pmtu
+                ),
                 (
                     i.tcpi_snd_mss,
                     i.tcpi_rcv_mss,
                     i.tcpi_snd_cwnd,
+                    i.tcpi_snd_ssthresh,
                     i.tcpi_unacked,
                     i.tcpi_lost,
+                    i.tcpi_total_retrans,
                     i.tcpi_pmtu
                 )
             );

@@ -1,37 +1,48 @@
-//! The sockaddr decoder on arbitrary bytes: never panics, never trusts the
-//! family without the length, and what it decodes re-encodes to the same
-//! meaning. No syscall: fuzzer bytes never become a live address.
+//! The sockaddr decoder on arbitrary bytes, against an independent
+//! decoding (fuzz/oracle: `sockaddr_in`, `sockaddr_in6`, `sockaddr_un` read
+//! whole with their libc layouts, fields taken by name): the same address
+//! or the same error, for every length. Then the owned form as a receive
+//! leaves it (`SockAddr::from_kernel`: bytes written, a length reported,
+//! possibly past what was written or past the storage): its length never
+//! exceeds the storage or the reported one, and it decodes to what the
+//! oracle reads in its valid bytes. No syscall: fuzzer bytes never become a
+//! live address.
 #![no_main]
 
+#[path = "../oracle/mod.rs"]
+mod oracle;
+
 use baresock::SockAddr;
-use baresock::addr::{Addr, decode};
+use baresock::addr::decode;
 use libfuzzer_sys::fuzz_target;
-use std::net::SocketAddr;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(addr) = decode(data) else { return };
-    match addr {
-        Addr::V4(a) => {
-            assert!(data.len() >= 16);
-            assert_eq!(SockAddr::from(SocketAddr::V4(a)).as_socket_ipv4(), Some(a));
-        }
-        Addr::V6(a) => {
-            assert!(data.len() >= 28);
-            assert_eq!(SockAddr::from(SocketAddr::V6(a)).as_socket_ipv6(), Some(a));
-        }
-        Addr::UnixPath(p) => {
-            let re = SockAddr::unix(p).expect("a decoded path re-encodes");
-            assert_eq!(re.as_unix_path(), Some(p));
-        }
-        Addr::UnixAbstract(n) => {
-            let re = SockAddr::unix_abstract(n).expect("a decoded name re-encodes");
-            assert_eq!(re.as_abstract_name(), Some(n));
-        }
-        Addr::UnixUnnamed => assert_eq!(data.len(), 2),
-        Addr::Other { data: rest, .. } => assert_eq!(rest.len(), data.len() - 2),
-        _ => {}
+    let bytes = data;
+    // The length the "kernel" reports for them: the last byte's value
+    // (0..=255: shorter than written, equal, longer, past the storage).
+    let reported = data.last().copied().unwrap_or(0);
+    let want = oracle::sockaddr(bytes);
+    assert_eq!(decode(bytes), want);
+
+    if let Ok(owned) = SockAddr::from_bytes(bytes) {
+        assert_eq!(owned.len() as usize, bytes.len());
+        assert_eq!(owned.decode(), want);
     }
-    // The owned form agrees with the pure decoder.
-    let owned = SockAddr::from_bytes(data).expect("decode accepted at most 128 bytes");
-    assert_eq!(owned.decode(), Ok(addr));
+    let cut = &bytes[..bytes.len().min(128)];
+    let a = SockAddr::from_kernel(cut, libc::socklen_t::from(reported)).expect("at most 128");
+    let len = a.len() as usize;
+    // The reported length, clamped to the storage. (One exception may
+    // come: Linux reports 111 for a 108-byte path, a NUL past sun_path,
+    // and that length may be cut back to the 110 that sun_path holds.)
+    let want_len = usize::from(reported).min(128);
+    let unix = cut.len() >= 2 && cut[..2] == (libc::AF_UNIX as u16).to_ne_bytes();
+    assert!(
+        len == want_len || (unix && len == 110 && want_len > 110),
+        "length {len} recorded for {reported} reported"
+    );
+    // The storage beyond what was written reads as zeros.
+    let mut storage = [0u8; 128];
+    storage[..cut.len()].copy_from_slice(cut);
+    assert_eq!(a.as_bytes(), &storage[..len]);
+    assert_eq!(a.decode(), oracle::sockaddr(&storage[..len]));
 });

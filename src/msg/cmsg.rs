@@ -323,6 +323,20 @@ pub fn parse(bytes: &[u8]) -> Cmsgs<'_> {
     }
 }
 
+/// Takes the next fd number out of a control buffer: the first one not
+/// taken yet (`>= 0`) in its SCM_RIGHTS records, in order, up to the first
+/// framing error; its 4 bytes are overwritten with `-1` (as
+/// [`Control::take_fds`](crate::msg::Control::take_fds) leaves a taken fd)
+/// and the number is returned. `None` when none is left.
+///
+/// The pure half of [`Control::take_fds`](crate::msg::Control::take_fds),
+/// which adopts each number as an `OwnedFd` only because the kernel wrote
+/// the bytes in its own receive: this function never touches an fd, so a
+/// fuzzer or a test can drive it on any bytes.
+pub fn take_fd_number(control: &mut [u8]) -> Option<RawFd> {
+    sys::msg::take_fd_number(control)
+}
+
 /// The iterator [`parse`] returns.
 #[derive(Clone, Debug)]
 pub struct Cmsgs<'a> {
@@ -981,6 +995,65 @@ mod tests {
         fn below(&mut self, n: u64) -> u64 {
             self.next() % n
         }
+    }
+
+    #[test]
+    fn timestamp_and_recverr_edges() {
+        // cargo-mutants: `secs < 0` as `<= 0` or `== 0`, `d.len() < ee` as
+        // `<=`, the offender's end as `ee * 28`, and a dropped IPv6
+        // offender arm all passed the tests before these.
+        let ts = |secs: i64, nanos: i64| {
+            let mut p = vec![0u8; size_of::<libc::timespec>()];
+            let at = std::mem::offset_of!(libc::timespec, tv_nsec);
+            let t = size_of::<libc::time_t>();
+            p[..t].copy_from_slice(&(secs as libc::time_t).to_ne_bytes());
+            p[at..].copy_from_slice(&(nanos as libc::c_long).to_ne_bytes());
+            record(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &p)
+        };
+        let one = |b: &[u8]| -> Result<String, CmsgError> {
+            parse(b).next().unwrap().map(|c| format!("{c:?}"))
+        };
+        let stamp = |d: Duration| Ok(format!("{:?}", Cmsg::TimestampNs(d)));
+        assert_eq!(one(&ts(0, 5)), stamp(Duration::from_nanos(5)));
+        assert_eq!(
+            one(&ts(1, 999_999_999)),
+            stamp(Duration::new(1, 999_999_999))
+        );
+        for (secs, nanos) in [(-1, 5), (1, 1_000_000_000), (1, -1)] {
+            assert!(
+                matches!(one(&ts(secs, nanos)), Err(CmsgError::BadPayload { .. })),
+                "{secs} {nanos}"
+            );
+        }
+        let ee = size_of::<libc::sock_extended_err>();
+        let mut e = vec![0u8; ee];
+        e[..4].copy_from_slice(&111u32.to_ne_bytes());
+        e[4] = 2;
+        let err = |b: &[u8]| match parse(b).next() {
+            Some(Ok(Cmsg::RecvErr(x))) => x,
+            other => panic!("{other:?}"),
+        };
+        // Exactly the struct: no offender.
+        let x = err(&record(libc::IPPROTO_IP, libc::IP_RECVERR, &e));
+        assert_eq!((x.errno, x.origin, x.offender), (111, 2, None));
+        // An IPv6 offender, then bytes past its sockaddr_in6 that are not
+        // part of it.
+        let v6 = std::net::SocketAddrV6::new(Ipv6Addr::LOCALHOST, 53, 7, 9);
+        let mut p = e.clone();
+        p.extend_from_slice(crate::SockAddr::from(v6).as_bytes());
+        p.extend_from_slice(&[0xee; 120]);
+        let x = err(&record(libc::IPPROTO_IPV6, libc::IPV6_RECVERR, &p));
+        assert_eq!(x.offender, Some(SocketAddr::V6(v6)));
+    }
+
+    #[test]
+    fn ne_signed_reads_both_widths() {
+        // cargo-mutants: on x86_64 time_t and long are 8 bytes, so the
+        // 4-byte arm (32-bit targets) was never run.
+        assert_eq!(ne_signed(&(-5i32).to_ne_bytes()), -5);
+        assert_eq!(ne_signed(&i32::MAX.to_ne_bytes()), i64::from(i32::MAX));
+        assert_eq!(ne_signed(&(-7i64).to_ne_bytes()), -7);
+        assert_eq!(ne_signed(&[1, 2, 3]), 0);
     }
 
     #[test]

@@ -193,6 +193,29 @@ pub struct TimerSetting {
     pub interval: Option<Duration>,
 }
 
+impl TimerSetting {
+    /// Reads the `struct itimerspec` that `timerfd_gettime` fills in: a
+    /// zero `it_value` means disarmed (`next: None`), a zero `it_interval`
+    /// one-shot (`interval: None`). Fields the kernel never writes read
+    /// as follows: a negative `tv_sec` or `tv_nsec` as 0, a `tv_nsec` of a
+    /// billion or more as 999,999,999. A pure function, for tests and
+    /// fuzzers.
+    pub fn from_itimerspec(cur: &libc::itimerspec) -> TimerSetting {
+        TimerSetting {
+            next: nonzero_duration(&cur.it_value),
+            interval: nonzero_duration(&cur.it_interval),
+        }
+    }
+}
+
+/// A `timespec` the kernel filled in as a duration, `None` for zero.
+fn nonzero_duration(ts: &libc::timespec) -> Option<Duration> {
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    // In range, so the cast keeps the value.
+    let nsecs = ts.tv_nsec.clamp(0, 999_999_999) as u32;
+    Some(Duration::new(secs, nsecs)).filter(|d| !d.is_zero())
+}
+
 /// A zero duration means "disarm" or "do not repeat" to the kernel: the
 /// smallest duration that means "soon" is 1 ns.
 fn at_least_1ns(d: Duration) -> Duration {
@@ -304,11 +327,8 @@ impl Timer {
     /// None in practice: `EBADF` cannot happen while the `Timer` lives.
     #[doc(alias = "timerfd_gettime")]
     pub fn get(&self) -> io::Result<TimerSetting> {
-        let (next, interval) = sys::source::timerfd_gettime(self.fd.as_fd())?;
-        Ok(TimerSetting {
-            next: (!next.is_zero()).then_some(next),
-            interval: (!interval.is_zero()).then_some(interval),
-        })
+        let cur = sys::source::timerfd_gettime(self.fd.as_fd())?;
+        Ok(TimerSetting::from_itimerspec(&cur))
     }
 
     /// `read(timerfd, &count, 8)` — how many times the timer expired since
@@ -805,10 +825,12 @@ pub struct SignalInfo {
 }
 
 impl SignalInfo {
-    /// Reads the fields out of a record the kernel wrote; `None` for a
-    /// signal number without a [`Signal`] (which a signalfd, reading only
-    /// its own set, never returns). A pure function.
-    fn from_siginfo(raw: &libc::signalfd_siginfo) -> Option<SignalInfo> {
+    /// Reads the fields out of a `struct signalfd_siginfo` the kernel
+    /// wrote (what [`Signals::read`] does with each record); `None` for a
+    /// signal number without a [`Signal`] (0, `SIGKILL`, `SIGSTOP`, glibc's
+    /// internal 32 and 33, above 64), which a signalfd, reading only its
+    /// own set, never returns. A pure function, for tests and fuzzers.
+    pub fn from_siginfo(raw: &libc::signalfd_siginfo) -> Option<SignalInfo> {
         let signo = libc::c_int::try_from(raw.ssi_signo).ok()?;
         Some(SignalInfo {
             signal: Signal::from_raw(signo)?,
@@ -934,6 +956,52 @@ mod tests {
     fn zero_durations_become_1ns() {
         assert_eq!(at_least_1ns(Duration::ZERO), Duration::from_nanos(1));
         assert_eq!(at_least_1ns(Duration::from_secs(2)), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn itimerspec_decodes_zero_as_none_and_clamps_what_the_kernel_never_writes() {
+        let ts = |tv_sec, tv_nsec| libc::timespec { tv_sec, tv_nsec };
+        let its = |v, i| libc::itimerspec {
+            it_value: v,
+            it_interval: i,
+        };
+        assert_eq!(
+            TimerSetting::from_itimerspec(&its(ts(3, 5), ts(0, 7))),
+            TimerSetting {
+                next: Some(Duration::new(3, 5)),
+                interval: Some(Duration::from_nanos(7)),
+            }
+        );
+        assert_eq!(
+            TimerSetting::from_itimerspec(&its(ts(0, 0), ts(2, 0))),
+            TimerSetting {
+                next: None,
+                interval: Some(Duration::from_secs(2)),
+            }
+        );
+        assert_eq!(
+            TimerSetting::from_itimerspec(&its(ts(-1, -1), ts(1, 2_000_000_000))),
+            TimerSetting {
+                next: None,
+                interval: Some(Duration::new(1, 999_999_999)),
+            }
+        );
+        // Found by the source_decode fuzz target: a tv_nsec past u32 read
+        // as 0, not as the 999,999,999 the others are clamped to.
+        assert_eq!(
+            TimerSetting::from_itimerspec(&its(ts(0, 0), ts(1, libc::c_long::MAX))),
+            TimerSetting {
+                next: None,
+                interval: Some(Duration::new(1, 999_999_999)),
+            }
+        );
+        assert_eq!(
+            TimerSetting::from_itimerspec(&its(ts(0, 1), ts(-5, 3))),
+            TimerSetting {
+                next: Some(Duration::from_nanos(1)),
+                interval: Some(Duration::from_nanos(3)),
+            }
+        );
     }
 
     #[test]

@@ -142,6 +142,21 @@ pub(crate) fn fd_slots(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
         .flat_map(|(_, _, r)| (r.start..r.end.saturating_sub(FD_LEN - 1)).step_by(FD_LEN))
 }
 
+/// The first fd number not taken yet (`>= 0`) in the SCM_RIGHTS records
+/// of `bytes`, in order: its slot is overwritten with -1 and the number
+/// returned. Pure: it finds and marks a number, it never touches an fd
+/// (adopting it is [`KernelControl::take_fd`]'s job), so a fuzzer can drive
+/// it on any bytes.
+pub(crate) fn take_fd_number(bytes: &mut [u8]) -> Option<RawFd> {
+    // Re-walk from the start each time: a control buffer holds a few
+    // hundred fds at most, and a walk that keeps no state cannot get out of
+    // step with the bytes.
+    let slot = fd_slots(bytes).find(|&s| ne_i32(&bytes[s..]) >= 0)?;
+    let raw = ne_i32(&bytes[slot..]);
+    bytes[slot..slot + FD_LEN].copy_from_slice(&(-1 as RawFd).to_ne_bytes());
+    Some(raw)
+}
+
 // ---------------------------------------------------------------------------
 // Control data the kernel wrote, and the fds it owns.
 
@@ -164,17 +179,11 @@ impl KernelControl<'_> {
 
     /// Takes the next fd not yet taken, in order, as an `OwnedFd`.
     pub(crate) fn take_fd(&mut self) -> Option<OwnedFd> {
-        // Re-walk from the start each time: a control buffer holds a few
-        // hundred fds at most, and a walk that keeps no state cannot get
-        // out of step with the bytes.
-        let bytes = &*self.bytes;
-        let slot = fd_slots(bytes).find(|&s| ne_i32(&bytes[s..]) >= 0)?;
-        let raw = ne_i32(&self.bytes[slot..]);
-        self.bytes[slot..slot + FD_LEN].copy_from_slice(&(-1 as RawFd).to_ne_bytes());
+        let raw = take_fd_number(self.bytes)?;
         // SAFETY: these bytes are control data the kernel wrote in our own
         // receive, so `raw` is an fd it just installed in this process for
-        // us; nobody else owns it, and its slot now reads -1, so it is
-        // adopted exactly once.
+        // us; nobody else owns it, and take_fd_number returned it once and
+        // set its slot to -1, so it is adopted exactly once.
         Some(unsafe { OwnedFd::from_raw_fd(raw) })
     }
 }
@@ -563,8 +572,8 @@ impl<'a> RecvMmsgHdr<'a> {
         let len = self.hdr.msg_hdr.msg_controllen as usize;
         // SAFETY: msg_control came from the `&'a mut [u8]` this slot holds
         // (borrowed again through `&mut self`), and a filled slot's
-        // msg_controllen is what the kernel wrote there, at most the
-        // buffer's length.
+        // msg_controllen is what the kernel wrote there, clamped by
+        // `recvmmsg` (`after_receive`) to the buffer's length.
         let bytes = unsafe { std::slice::from_raw_parts_mut(ptr, len) };
         // A filled slot's control bytes were written by the kernel in
         // recvmmsg below: the fds in them are ours to adopt (those already
@@ -632,7 +641,18 @@ pub(crate) fn recvmmsg(
             "recvmmsg slot already filled: build fresh slots",
         ));
     }
-    let vlen = libc::c_uint::try_from(msgs.len()).unwrap_or(libc::c_uint::MAX);
+    // The kernel fills at most UIO_MAXIOV slots per call whatever vlen
+    // says; handing it no more lets the room of each slot it may fill be
+    // kept here, without allocating, for the clamp below.
+    let vlen = msgs.len().min(MAX_MMSG);
+    let msgs = &mut msgs[..vlen];
+    let mut room = [0usize; MAX_MMSG];
+    for (r, h) in room.iter_mut().zip(msgs.iter()) {
+        #[allow(clippy::unnecessary_cast)] // size_t here, socklen_t on musl
+        let len = h.hdr.msg_hdr.msg_controllen as usize;
+        *r = len;
+    }
+    let vlen = msgs.len() as libc::c_uint;
     // RecvMmsgHdr is repr(transparent) over mmsghdr.
     let ptr = msgs.as_mut_ptr().cast::<libc::mmsghdr>();
     let flags = flags | libc::MSG_CMSG_CLOEXEC;
@@ -650,16 +670,34 @@ pub(crate) fn recvmmsg(
         fd.as_raw_fd(),
         Flags(flags, t::MSG)
     );
-    let n = r? as usize;
-    for h in &mut msgs[..n] {
-        let name = h.hdr.msg_hdr.msg_name.cast::<SockAddr>();
+    let n = (r? as usize).min(msgs.len());
+    for (h, &room) in msgs[..n].iter_mut().zip(&room) {
+        h.after_receive(room);
+    }
+    Ok(n)
+}
+
+/// The most slots one `recvmmsg` fills: the kernel caps `vlen` at
+/// `UIO_MAXIOV`.
+const MAX_MMSG: usize = 1024;
+
+impl RecvMmsgHdr<'_> {
+    /// Records what the kernel reported for a slot it filled: the address
+    /// length (clamped by `SockAddr::set_len`) and the control length,
+    /// clamped to `room`, the control buffer's length before the call, as
+    /// `recvmsg` clamps its own: [`RecvMmsgHdr::control`] makes a slice of
+    /// that length.
+    fn after_receive(&mut self, room: usize) {
+        #[allow(clippy::unnecessary_cast)] // size_t here, socklen_t on musl
+        let len = (self.hdr.msg_hdr.msg_controllen as usize).min(room);
+        self.hdr.msg_hdr.msg_controllen = len as _;
+        let name = self.hdr.msg_hdr.msg_name.cast::<SockAddr>();
         if !name.is_null() {
             // SAFETY: msg_name was made from the `&'a mut SockAddr` the slot
             // holds; nothing else uses it while the slot lives.
-            unsafe { (*name).set_len(h.hdr.msg_hdr.msg_namelen) };
+            unsafe { (*name).set_len(self.hdr.msg_hdr.msg_namelen) };
         }
     }
-    Ok(n)
 }
 
 // ---------------------------------------------------------------------------
@@ -688,4 +726,72 @@ pub(crate) fn current_ids() -> (libc::pid_t, libc::uid_t, libc::gid_t) {
         uid.map_or(libc::uid_t::MAX, |u| u as libc::uid_t),
         gid.map_or(libc::gid_t::MAX, |g| g as libc::gid_t),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recvmmsg_control_length_is_clamped_to_the_buffer() {
+        // A kernel (or an injected fault) that reports more control bytes
+        // than the slot's buffer holds must not make `control()` reach
+        // past it. The slot gets the first 16 bytes of a larger buffer, so
+        // an unclamped length stays inside the allocation when this test
+        // runs without the clamp, and fails the assertion instead.
+        let mut backing = [0u8; 256];
+        let mut data = [0u8; 4];
+        let mut bufs = [IoSliceMut::new(&mut data)];
+        let mut addr = SockAddr::empty();
+        let mut slot = RecvMmsgHdr::new(&mut bufs, Some(&mut addr), &mut backing[..16]);
+        // What recvmmsg would have recorded before the call.
+        #[allow(clippy::unnecessary_cast)]
+        let room = slot.hdr.msg_hdr.msg_controllen as usize;
+        assert_eq!(room, 16);
+        // What the kernel "wrote": a filled slot, too long a control and
+        // address length.
+        slot.hdr.msg_hdr.msg_flags = 0;
+        slot.hdr.msg_hdr.msg_controllen = 64;
+        slot.hdr.msg_hdr.msg_namelen = 4096;
+        slot.after_receive(room);
+        let control = slot.control().expect("a filled slot with a buffer");
+        assert_eq!(control.bytes().len(), 16);
+        drop(control);
+        assert_eq!(slot.addr().map(|a| a.len()), Some(SockAddr::CAPACITY));
+        // What the kernel really reports is kept as it is.
+        slot.hdr.msg_hdr.msg_controllen = 8;
+        slot.after_receive(room);
+        assert_eq!(slot.control().map(|c| c.bytes().len()), Some(8));
+    }
+
+    #[test]
+    fn take_fd_number_takes_each_fd_once_in_order() {
+        use crate::msg::{CmsgWriter, cmsg_space};
+        let mut buf = vec![0u8; 2 * cmsg_space(12) + cmsg_space(4)];
+        let mut w = CmsgWriter::new(&mut buf);
+        let fds = |v: &[i32]| v.iter().flat_map(|f| f.to_ne_bytes()).collect::<Vec<u8>>();
+        w.push(libc::SOL_SOCKET, libc::SCM_RIGHTS, &fds(&[5, -1, 7]))
+            .unwrap();
+        w.push(libc::SOL_SOCKET, libc::SCM_CREDENTIALS, &fds(&[9, 9, 9]))
+            .unwrap();
+        w.push(libc::SOL_SOCKET, libc::SCM_RIGHTS, &fds(&[0]))
+            .unwrap();
+        let len = w.as_bytes().len();
+        let bytes = &mut buf[..len];
+        let before = bytes.to_vec();
+        let taken: Vec<RawFd> = std::iter::from_fn(|| take_fd_number(bytes)).collect();
+        assert_eq!(taken, [5, 7, 0]);
+        assert_eq!(take_fd_number(bytes), None);
+        // Only the taken slots changed, each to -1.
+        let changed: Vec<usize> = (0..len).filter(|&i| bytes[i] != before[i]).collect();
+        let slots = [HDR, HDR + 8, 2 * cmsg_space(12) + HDR];
+        assert!(
+            changed
+                .iter()
+                .all(|&i| slots.iter().any(|&s| (s..s + 4).contains(&i)))
+        );
+        for s in slots {
+            assert_eq!(ne_i32(&bytes[s..]), -1);
+        }
+    }
 }

@@ -35,14 +35,6 @@ fn timespec(d: Duration) -> libc::timespec {
     }
 }
 
-/// Turns a `timespec` the kernel filled in back into a duration (negative
-/// fields, which the kernel never writes, read as zero).
-fn duration(ts: &libc::timespec) -> Duration {
-    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
-    let nsecs = u32::try_from(ts.tv_nsec).unwrap_or(0).min(999_999_999);
-    Duration::new(secs, nsecs)
-}
-
 /// `timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)`: a new,
 /// disarmed timer, adopted at once.
 pub(crate) fn timerfd_create() -> io::Result<OwnedFd> {
@@ -93,9 +85,10 @@ pub(crate) fn timerfd_settime(
     r
 }
 
-/// `timerfd_gettime(fd, &cur)`: (time left to the next expiry, interval);
-/// a zero time left means disarmed, a zero interval means one-shot.
-pub(crate) fn timerfd_gettime(fd: BorrowedFd<'_>) -> io::Result<(Duration, Duration)> {
+/// `timerfd_gettime(fd, &cur)`: the `itimerspec` the kernel filled in
+/// (time left to the next expiry, interval), decoded above this layer by a
+/// pure function.
+pub(crate) fn timerfd_gettime(fd: BorrowedFd<'_>) -> io::Result<libc::itimerspec> {
     let mut cur = MaybeUninit::<libc::itimerspec>::uninit();
     let r = run(Syscall::TimerfdGettime, 0, |_| {
         // SAFETY: fd is borrowed for the call; cur is writable for one
@@ -105,8 +98,7 @@ pub(crate) fn timerfd_gettime(fd: BorrowedFd<'_>) -> io::Result<(Duration, Durat
     strace!(Syscall::TimerfdGettime, &r, "{}, {{...}}", fd.as_raw_fd());
     r?;
     // SAFETY: the call succeeded, so the kernel filled in the whole struct.
-    let cur = unsafe { cur.assume_init() };
-    Ok((duration(&cur.it_value), duration(&cur.it_interval)))
+    Ok(unsafe { cur.assume_init() })
 }
 
 /// The highest signal number Linux has (`_NSIG`).
@@ -286,9 +278,5 @@ mod tests {
         assert_eq!((ts.tv_sec, ts.tv_nsec), (3, 5));
         let ts = timespec(Duration::MAX);
         assert_eq!((ts.tv_sec as u64, ts.tv_nsec), (MAX_TIMER_SECS, 0));
-        assert_eq!(
-            duration(&timespec(Duration::new(7, 9))),
-            Duration::new(7, 9)
-        );
     }
 }
