@@ -280,9 +280,12 @@ fn activation_env_is_consistent_or_refused() {
 fn getsockopt_values_decode_as_documented() {
     let mut rng = Rng(0x5eed_0006);
     for _ in 0..N {
+        // The fields are longs (time_t, suseconds_t): random values of
+        // every magnitude in the target's width.
+        const BITS: usize = libc::c_long::BITS as usize;
         let tv = libc::timeval {
-            tv_sec: (rng.next() as i64) >> rng.below(64),
-            tv_usec: (rng.next() as i64) >> rng.below(64),
+            tv_sec: (rng.next() as libc::c_long) >> rng.below(BITS),
+            tv_usec: (rng.next() as libc::c_long) >> rng.below(BITS),
         };
         let d = optdec::timeval(tv);
         assert_eq!(d.is_none(), tv.tv_sec == 0 && tv.tv_usec == 0);
