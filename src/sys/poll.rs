@@ -45,22 +45,43 @@ fn timeout_timeval(d: Duration) -> libc::timeval {
         secs = MAX_TIMEOUT_SECS;
         usecs = 0;
     }
+    // secs <= i32::MAX and usecs < 1_000_000 fit libc's time_t and
+    // suseconds_t on every target; `as _` names them through the struct
+    // (libc deprecates the aliases on musl).
     libc::timeval {
-        tv_sec: secs as libc::time_t,
-        tv_usec: usecs as libc::suseconds_t,
+        tv_sec: secs as _,
+        tv_usec: usecs as _,
     }
 }
 
-/// Turns a timeout into epoll_pwait2's `timespec` (nanoseconds: exact).
-fn timeout_timespec(d: Duration) -> libc::timespec {
+/// The kernel's `struct __kernel_timespec`, which `epoll_pwait2` reads on
+/// every target: 64-bit seconds and 64-bit nanoseconds (`long long`
+/// both), whatever width libc gives `time_t` and `long`. On a 32-bit
+/// target libc's `timespec` is two 32-bit fields (8 bytes); handed to
+/// epoll_pwait2, the kernel would read the nanoseconds as the seconds'
+/// high half and the next 8 bytes of the stack as nanoseconds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct KernelTimespec {
+    pub(crate) tv_sec: i64,
+    pub(crate) tv_nsec: i64,
+}
+
+static_assertions::assert_eq_size!(KernelTimespec, [u8; 16]);
+static_assertions::const_assert_eq!(std::mem::offset_of!(KernelTimespec, tv_sec), 0);
+static_assertions::const_assert_eq!(std::mem::offset_of!(KernelTimespec, tv_nsec), 8);
+
+/// Turns a timeout into epoll_pwait2's timespec (nanoseconds: exact).
+fn timeout_timespec(d: Duration) -> KernelTimespec {
     let (secs, nsecs) = if d.as_secs() > MAX_TIMEOUT_SECS {
         (MAX_TIMEOUT_SECS, 0)
     } else {
         (d.as_secs(), d.subsec_nanos())
     };
-    libc::timespec {
-        tv_sec: secs as libc::time_t,
-        tv_nsec: nsecs as libc::c_long,
+    KernelTimespec {
+        // Both fit: secs <= i32::MAX, nsecs < 10^9.
+        tv_sec: secs as i64,
+        tv_nsec: i64::from(nsecs),
     }
 }
 
@@ -361,9 +382,10 @@ pub(crate) fn epoll_pwait2(
     super::stats::record_timeout(ts.map(|ts| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)));
     let r = run(Syscall::EpollPwait2, 0, |_| {
         // SAFETY: epfd is borrowed for the call; events is writable for
-        // `max` entries; tsp is NULL or points at a timespec that lives
-        // across the call; a NULL sigmask with size 0 leaves the signal mask
-        // alone.
+        // `max` entries; tsp is NULL or points at a __kernel_timespec (the
+        // 16-byte layout the kernel reads on every target) that lives
+        // across the call; a NULL sigmask with size 0 leaves the signal
+        // mask alone.
         let ret = unsafe {
             libc::syscall(
                 libc::SYS_epoll_pwait2,
@@ -383,7 +405,7 @@ pub(crate) fn epoll_pwait2(
         "{}, {}, {max}, {}, NULL, 0",
         epfd.as_raw_fd(),
         EpollEvents(&events[..*r.as_ref().unwrap_or(&0)]),
-        Timespec(ts)
+        Timespec(ts.map(|ts| (ts.tv_sec, ts.tv_nsec)))
     );
     r
 }

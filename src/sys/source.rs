@@ -29,8 +29,10 @@ fn timespec(d: Duration) -> libc::timespec {
     } else {
         (d.as_secs(), d.subsec_nanos())
     };
+    // secs <= i32::MAX fits libc's time_t on every target; `as _` names it
+    // through the struct (libc deprecates the alias on musl).
     libc::timespec {
-        tv_sec: secs as libc::time_t,
+        tv_sec: secs as _,
         tv_nsec: nsecs as libc::c_long,
     }
 }
@@ -87,8 +89,8 @@ pub(crate) fn timerfd_settime(
         &r,
         "{}, 0, {{it_interval={}, it_value={}}}, NULL",
         fd.as_raw_fd(),
-        Timespec(Some(new.it_interval)),
-        Timespec(Some(new.it_value))
+        Timespec::of(&new.it_interval),
+        Timespec::of(&new.it_value)
     );
     r
 }
