@@ -51,6 +51,8 @@ const ONLY_OURS: &[&str] = &[
     "epoll_create1",
     "epoll_ctl",
     "epoll_wait",
+    // epoll_wait as musl makes it (and aarch64, which has no epoll_wait).
+    "epoll_pwait",
     "epoll_pwait2",
     "eventfd2",
 ];
@@ -188,6 +190,19 @@ fn masked(text: &str) -> String {
                 out.push_str("0xADDR");
                 rest = &after[digits..];
                 continue;
+            }
+        }
+        // An errno's message is the libc's strerror: musl words some
+        // differently from the glibc strace is built with ("Address in
+        // use"); the errno's name before it is compared on every libc.
+        if cfg!(target_env = "musl") && out.ends_with(" = -1 ") {
+            if let Some((name, after)) = rest.split_once(" (") {
+                if let Some(close) = after.find(')') {
+                    out.push_str(name);
+                    out.push_str(" (...)");
+                    rest = &after[close + 1..];
+                    continue;
+                }
             }
         }
         if let Some(after) = rest.strip_prefix("left {") {

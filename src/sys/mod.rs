@@ -86,7 +86,8 @@ pub enum Syscall {
     Getsockopt,
     /// `setsockopt(2)`
     Setsockopt,
-    /// `fcntl(2)`
+    /// `fcntl(2)` (made through `syscall(2)`: `fcntl`, never `fcntl64`,
+    /// on every target)
     Fcntl,
     /// `close(2)`
     Close,
@@ -94,7 +95,8 @@ pub enum Syscall {
     Read,
     /// `write(2)`
     Write,
-    /// `pselect6(2)` (glibc's `select` is `pselect6` in the kernel)
+    /// `pselect6(2)`: the crate's `select`, made through `syscall(2)` as
+    /// glibc makes it on x86_64, on every target
     Pselect6,
     /// `poll(2)`
     Poll,
@@ -102,7 +104,9 @@ pub enum Syscall {
     EpollCreate1,
     /// `epoll_ctl(2)`
     EpollCtl,
-    /// `epoll_wait(2)`
+    /// `epoll_wait(2)`; the kernel sees `epoll_pwait` with a NULL mask
+    /// where libc makes it so (musl; aarch64, which has no `epoll_wait`),
+    /// and [`Syscall::name`] says so
     EpollWait,
     /// `epoll_pwait2(2)`
     EpollPwait2,
@@ -176,7 +180,8 @@ impl Syscall {
     #[cfg_attr(not(feature = "stats"), allow(dead_code))]
     pub const COUNT: usize = Syscall::Kill as usize + 1;
 
-    /// The syscall's name as strace prints it.
+    /// The syscall's name as strace prints it: the call the kernel sees
+    /// on this target.
     #[cfg_attr(not(feature = "stats"), allow(dead_code))]
     pub const fn name(self) -> &'static str {
         match self {
@@ -205,6 +210,7 @@ impl Syscall {
             Syscall::Poll => "poll",
             Syscall::EpollCreate1 => "epoll_create1",
             Syscall::EpollCtl => "epoll_ctl",
+            Syscall::EpollWait if EPOLL_WAIT_IS_PWAIT => "epoll_pwait",
             Syscall::EpollWait => "epoll_wait",
             Syscall::EpollPwait2 => "epoll_pwait2",
             Syscall::Eventfd2 => "eventfd2",
@@ -220,6 +226,12 @@ impl Syscall {
         }
     }
 }
+
+/// Whether libc's `epoll_wait` is `epoll_pwait(epfd, events, max,
+/// timeout, NULL, 8)` in the kernel: musl's always is, and aarch64 has no
+/// `epoll_wait` syscall at all.
+pub(crate) const EPOLL_WAIT_IS_PWAIT: bool =
+    cfg!(any(target_env = "musl", target_arch = "aarch64"));
 
 /// Notes that `call` is about to enter the kernel. Free (an empty inline
 /// function) unless the `stats` feature is on.
@@ -309,6 +321,32 @@ pub(crate) fn ret_owned_fd(ret: RawFd) -> io::Result<OwnedFd> {
         // owns; this is the one owner it gets.
         Ok(unsafe { OwnedFd::from_raw_fd(ret) })
     }
+}
+
+/// `fcntl(fd, cmd, arg)` through `syscall(2)`, so the kernel sees `fcntl`
+/// with exactly these arguments on every target: libc would make it
+/// `fcntl64` on 32-bit targets, and musl adds `O_LARGEFILE` to every
+/// `F_SETFL`. Only commands whose argument is an integer (or none) come
+/// here, and for those `fcntl` and `fcntl64` are the same call. Returns
+/// the kernel's result, `-1` with errno set on failure.
+///
+/// # Safety
+///
+/// `cmd` takes an integer argument or none, never a pointer.
+pub(crate) unsafe fn fcntl_int(fd: RawFd, cmd: libc::c_int, arg: libc::c_int) -> libc::c_int {
+    // SAFETY: the caller passes a command whose argument is an integer, so
+    // the kernel reads no memory of ours; an fd that names nothing gives
+    // EBADF.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fcntl,
+            fd as libc::c_long,
+            cmd as libc::c_long,
+            arg as libc::c_long,
+        )
+    };
+    // fcntl's results are ints: a flag set, an fd, 0 or -1.
+    ret as libc::c_int
 }
 
 /// `close(fd)` — release the descriptor.

@@ -195,7 +195,7 @@ pub(crate) fn select(
         // borrowed for the call, and the kernel touches only their first
         // `nfds` <= FD_SETSIZE bits; tvp is NULL or points at a timeval that
         // lives across the call.
-        ret_int(unsafe { libc::select(nfds as libc::c_int, r, w, e, tvp) })
+        ret_int(unsafe { pselect6(nfds as libc::c_int, r, w, e, tvp) })
     })
     .map(|n| n as usize);
     strace!(
@@ -206,6 +206,62 @@ pub(crate) fn select(
         t::Timeval(asked)
     );
     ret
+}
+
+/// `select(nfds, r, w, e, tv)` as glibc makes it on x86_64, on every
+/// target: `pselect6(nfds, r, w, e, &ts, NULL)` through `syscall(2)`,
+/// with the timeval handed over as a timespec and the time left the
+/// kernel writes back copied into the timeval (cut to the microsecond, as
+/// glibc does). Through libc the kernel would see `select` on musl (with
+/// the time left going to a copy) and `pselect6_time64` on i686 with
+/// glibc 2.34 and later.
+///
+/// # Safety
+///
+/// As select(2): each set pointer is NULL or valid for reads and writes of
+/// `nfds` bits; `tv` is NULL or points at a timeval valid for reads and
+/// writes.
+unsafe fn pselect6(
+    nfds: libc::c_int,
+    r: *mut libc::fd_set,
+    w: *mut libc::fd_set,
+    e: *mut libc::fd_set,
+    tv: *mut libc::timeval,
+) -> libc::c_int {
+    // SAFETY: tv is NULL or valid for reads (the caller's contract).
+    let mut ts = unsafe { tv.as_ref() }.map(|tv| libc::timespec {
+        // A timeval's seconds fit a timespec's (both time_t); `as _` names
+        // the type through the struct (libc deprecates time_t on musl).
+        tv_sec: tv.tv_sec as _,
+        // At most 999,999,000: fits a 32-bit long.
+        tv_nsec: tv.tv_usec as libc::c_long * 1000,
+    });
+    let tsp = match ts.as_mut() {
+        Some(ts) => std::ptr::from_mut(ts),
+        None => std::ptr::null_mut(),
+    };
+    // SAFETY: the set pointers are as the caller promised; tsp is NULL or
+    // points at a timespec (the native one, which pselect6 reads on every
+    // target the crate builds for) that lives across the call; a NULL
+    // sixth argument leaves the signal mask alone.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pselect6,
+            nfds as libc::c_long,
+            r,
+            w,
+            e,
+            tsp,
+            std::ptr::null::<libc::c_void>(),
+        )
+    };
+    // SAFETY: tv is NULL or valid for writes (the caller's contract).
+    if let (Some(tv), Some(ts)) = (unsafe { tv.as_mut() }, ts) {
+        tv.tv_sec = ts.tv_sec as _;
+        tv.tv_usec = (ts.tv_nsec / 1000) as _;
+    }
+    // A count of ready fds, or -1 with errno set (untouched since).
+    ret as libc::c_int
 }
 
 /// Bits per word of a select set: the kernel reads fd sets as arrays of
@@ -257,7 +313,7 @@ pub(crate) fn select_words(
         // at least `nfds` bits (checked above), the unsigned-long array the
         // kernel expects, which reads and writes only that many bits; tvp is
         // NULL or points at a timeval that lives across the call.
-        ret_int(unsafe { libc::select(nfds, r, w, e, tvp) })
+        ret_int(unsafe { pselect6(nfds, r, w, e, tvp) })
     })
     .map(|n| n as usize);
     strace!(
@@ -280,7 +336,7 @@ pub(crate) fn fcntl_getfd_raw(fd: RawFd) -> io::Result<libc::c_int> {
     let r = run(Syscall::Fcntl, 0, |_| {
         // SAFETY: F_GETFD takes no argument and only reads the fd table; a
         // number that names nothing gives EBADF, not undefined behaviour.
-        ret_int(unsafe { libc::fcntl(fd, libc::F_GETFD) })
+        ret_int(unsafe { super::fcntl_int(fd, libc::F_GETFD, 0) })
     });
     strace!(
         Syscall::Fcntl,
@@ -357,9 +413,15 @@ pub(crate) fn epoll_wait(
     strace!(
         Syscall::EpollWait,
         &r,
-        "{}, {}, {max}, {timeout_ms}",
+        "{}, {}, {max}, {timeout_ms}{}",
         epfd.as_raw_fd(),
-        EpollEvents(&events[..*r.as_ref().unwrap_or(&0)])
+        EpollEvents(&events[..*r.as_ref().unwrap_or(&0)]),
+        // epoll_pwait's NULL mask and its size (_NSIG / 8).
+        if super::EPOLL_WAIT_IS_PWAIT {
+            ", NULL, 8"
+        } else {
+            ""
+        }
     );
     r
 }
