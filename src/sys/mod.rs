@@ -114,9 +114,11 @@ pub enum Syscall {
     Eventfd2,
     /// `timerfd_create(2)`
     TimerfdCreate,
-    /// `timerfd_settime(2)`
+    /// `timerfd_settime(2)` (made through `syscall(2)`: never the
+    /// `..._time64` variant)
     TimerfdSettime,
-    /// `timerfd_gettime(2)`
+    /// `timerfd_gettime(2)` (made through `syscall(2)`: never the
+    /// `..._time64` variant)
     TimerfdGettime,
     /// `signalfd4(2)`
     Signalfd4,
@@ -124,9 +126,9 @@ pub enum Syscall {
     RtSigprocmask,
     /// `getpid(2)`
     Getpid,
-    /// `geteuid(2)`
+    /// `geteuid(2)` (`geteuid32` on 32-bit x86 and arm)
     Geteuid,
-    /// `getegid(2)`
+    /// `getegid(2)` (`getegid32` on 32-bit x86 and arm)
     Getegid,
     /// `kill(2)`
     Kill,
@@ -220,7 +222,11 @@ impl Syscall {
             Syscall::Signalfd4 => "signalfd4",
             Syscall::RtSigprocmask => "rt_sigprocmask",
             Syscall::Getpid => "getpid",
+            // 32-bit x86 and arm keep 16-bit ids in geteuid/getegid;
+            // every libc calls the 32-bit ones there.
+            Syscall::Geteuid if IDS32 => "geteuid32",
             Syscall::Geteuid => "geteuid",
+            Syscall::Getegid if IDS32 => "getegid32",
             Syscall::Getegid => "getegid",
             Syscall::Kill => "kill",
         }
@@ -232,6 +238,10 @@ impl Syscall {
 /// `epoll_wait` syscall at all.
 pub(crate) const EPOLL_WAIT_IS_PWAIT: bool =
     cfg!(any(target_env = "musl", target_arch = "aarch64"));
+
+/// Whether libc's `geteuid`/`getegid` are `geteuid32`/`getegid32` in the
+/// kernel (32-bit x86 and arm, whose plain ones return 16-bit ids).
+const IDS32: bool = cfg!(any(target_arch = "x86", target_arch = "arm"));
 
 /// Notes that `call` is about to enter the kernel. Free (an empty inline
 /// function) unless the `stats` feature is on.

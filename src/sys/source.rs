@@ -78,11 +78,20 @@ pub(crate) fn timerfd_settime(
         it_value: timespec(value),
     };
     let r = run(Syscall::TimerfdSettime, 0, |_| {
+        // Through syscall(2): glibc 2.34+ on 32-bit targets may make it
+        // timerfd_settime64; the native itimerspec is what this call reads.
         // SAFETY: fd is borrowed for the call; `new` is a valid itimerspec
         // the kernel only reads; a NULL old_value asks for nothing back.
-        ret_unit(unsafe {
-            libc::timerfd_settime(fd.as_raw_fd(), 0, &raw const new, std::ptr::null_mut())
-        })
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_timerfd_settime,
+                fd.as_raw_fd() as libc::c_long,
+                0 as libc::c_long,
+                &raw const new,
+                std::ptr::null_mut::<libc::itimerspec>(),
+            )
+        };
+        ret_unit(ret as libc::c_int)
     });
     strace!(
         Syscall::TimerfdSettime,
@@ -100,9 +109,18 @@ pub(crate) fn timerfd_settime(
 pub(crate) fn timerfd_gettime(fd: BorrowedFd<'_>) -> io::Result<(Duration, Duration)> {
     let mut cur = MaybeUninit::<libc::itimerspec>::uninit();
     let r = run(Syscall::TimerfdGettime, 0, |_| {
+        // Through syscall(2): glibc 2.34+ on i686 makes it
+        // timerfd_gettime64; the native itimerspec is what this call writes.
         // SAFETY: fd is borrowed for the call; cur is writable for one
         // itimerspec.
-        ret_unit(unsafe { libc::timerfd_gettime(fd.as_raw_fd(), cur.as_mut_ptr()) })
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_timerfd_gettime,
+                fd.as_raw_fd() as libc::c_long,
+                cur.as_mut_ptr(),
+            )
+        };
+        ret_unit(ret as libc::c_int)
     });
     strace!(Syscall::TimerfdGettime, &r, "{}, {{...}}", fd.as_raw_fd());
     r?;
