@@ -162,7 +162,7 @@ fn record_select_timeout(_tv: Option<&libc::timeval>) {
 }
 
 /// `select(nfds, readfds, writefds, exceptfds, timeout)` over `fd_set`s
-/// (glibc makes it `pselect6` in the kernel, and strace names it so).
+/// (`pselect6` in the kernel on every target: see [`pselect6`]).
 /// `nfds` is the highest fd in any set plus one, at most FD_SETSIZE. A set
 /// that is `None` goes to the kernel as NULL (it then copies nothing in or
 /// out for it). The timeout is rounded up to the microsecond; `None`
@@ -562,9 +562,8 @@ struct SelectResult<'a>(
     &'a io::Result<usize>,
     usize,
     [*const libc::c_ulong; 3],
-    /// The time left that Linux wrote back into the timeval (glibc turns
-    /// the kernel's nanoseconds into microseconds, so strace's `left` may
-    /// differ in the last three digits).
+    /// The time left that Linux wrote back, cut to microseconds in the
+    /// timeval (so strace's `left` may differ in the last three digits).
     Option<libc::timeval>,
 );
 
