@@ -19,6 +19,16 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    // One clear message, and nothing compiled after it, for every target
+    // but Linux with glibc or musl. Android is refused too: bionic differs
+    // from both in exactly the types and wrappers the crate depends on,
+    // and nothing here builds or runs it.
+    if os != "linux" || !(env == "gnu" || env == "musl") {
+        eprintln!(
+            "error: baresock supports Linux with glibc or musl only; this target is target_os=\"{os}\", target_env=\"{env}\": other systems are not supported"
+        );
+        std::process::exit(1);
+    }
     let linux_like = os == "linux" || os == "android";
 
     // (cfg name, present on this target?)

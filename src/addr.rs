@@ -50,8 +50,11 @@ use std::path::Path;
 use crate::Domain;
 
 /// Bytes of a `sockaddr_storage`, with its alignment, owned by safe code.
+/// (`sockaddr_storage` is aligned as its `unsigned long`: 8 bytes on 64-bit
+/// targets, 4 on 32-bit ones.)
 #[derive(Clone, Copy)]
-#[repr(C, align(8))]
+#[cfg_attr(target_pointer_width = "64", repr(C, align(8)))]
+#[cfg_attr(target_pointer_width = "32", repr(C, align(4)))]
 struct Storage([u8; size_of::<libc::sockaddr_storage>()]);
 
 static_assertions::assert_eq_size!(Storage, libc::sockaddr_storage);

@@ -32,6 +32,9 @@ fn start(args: &[&str], nofile: Option<u64>) -> Server {
     cmd.args(args).stdout(Stdio::piped());
     if let Some(n) = nofile {
         use std::os::unix::process::CommandExt;
+        // rlim_t is 32-bit on i686: a larger ask is "unlimited" there.
+        #[allow(clippy::useless_conversion)]
+        let n = libc::rlim_t::try_from(n).unwrap_or(libc::rlim_t::MAX);
         // SAFETY: the closure runs in the forked child before exec and
         // makes one async-signal-safe syscall (setrlimit); it touches no
         // lock and allocates nothing.

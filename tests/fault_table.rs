@@ -3103,6 +3103,7 @@ const EXEMPT: &[(&str, &str)] = &[
     ("SockAddr::domain", ADDR),
     ("SockAddr::family", ADDR),
     ("SockAddr::from_bytes", ADDR),
+    ("SockAddr::from_kernel", ADDR),
     ("SockAddr::is_unnamed", ADDR),
     ("SockAddr::len", ADDR),
     ("SockAddr::unix", ADDR),
@@ -3132,6 +3133,7 @@ const EXEMPT: &[(&str, &str)] = &[
     ("CmsgWriter::ipv6_tclass", CMSG_WRITE),
     ("CmsgWriter::udp_segment", CMSG_WRITE),
     ("Control::take_fds", ADOPT),
+    ("msg::cmsg::take_fd_number", CMSG_READ),
     ("RecvBatch::control", ADOPT),
     ("RecvBatch::addr", MMSG),
     ("RecvBatch::get", MMSG),
@@ -3171,11 +3173,14 @@ const EXEMPT: &[(&str, &str)] = &[
     ("Event::is_readable", EVENT),
     ("Event::is_writable", EVENT),
     ("Events::with_capacity", EVENTS),
+    ("Events::try_with_capacity", EVENTS),
     ("Events::capacity", EVENTS),
     ("Events::clear", EVENTS),
     ("Events::is_empty", EVENTS),
     ("Events::iter", EVENTS),
     ("Events::len", EVENTS),
+    ("SignalInfo::from_siginfo", SOURCE_DECODE),
+    ("TimerSetting::from_itimerspec", SOURCE_DECODE),
     ("Backend::name", BACKEND),
     ("Backend::supports", BACKEND),
     ("Select as Poller::backend", BACKEND),
@@ -3212,6 +3217,7 @@ const INTEREST: &str = "readiness interest flags, const fns over a byte";
 const EVENT: &str = "readiness translation and accessors: pure (the fuzz targets drive them)";
 const EVENTS: &str = "a fixed-capacity buffer in memory; the waits fill it (their rows)";
 const BACKEND: &str = "answers a constant about the backend";
+const SOURCE_DECODE: &str = "decodes a C value signalfd or timerfd_gettime already returned: pure (a fuzz target drives it)";
 const BORROW: &str = "borrows the adopted fd";
 const PARSE_ENV: &str = "parses LISTEN_* strings: a pure function by design (activation.rs)";
 const UNSET_ENV: &str = "removes three environment variables through std; no socket syscall";

@@ -216,7 +216,7 @@ fn emfile_paths() {
     let queued = OwnedSocket::new(Domain::IPV4, Type::STREAM, Protocol::DEFAULT).unwrap();
     queued.connect(&la).unwrap();
     let during = fd_table();
-    let highest = *during.keys().max().unwrap() as u64;
+    let highest = *during.keys().max().unwrap() as libc::rlim_t;
     let limit = highest + 1 + 4;
     setrlimit(Resource::RLIMIT_NOFILE, limit, hard).unwrap();
     // Leave exactly one slot free: fill the rest.

@@ -152,7 +152,7 @@ fn fd_count(pid: &str) -> usize {
         .count()
 }
 
-fn nofile_hard() -> u64 {
+fn nofile_hard() -> libc::rlim_t {
     nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .unwrap()
         .1
@@ -160,8 +160,9 @@ fn nofile_hard() -> u64 {
 
 /// What a process holding `conns` connections needs: one fd each, and
 /// room for its own.
-fn nofile_needed(conns: usize) -> u64 {
-    conns as u64 + 256
+fn nofile_needed(conns: usize) -> libc::rlim_t {
+    // rlim_t is 32-bit on i686.
+    conns as libc::rlim_t + 256
 }
 
 fn seed_for(backend: Backend) -> u64 {
@@ -318,7 +319,7 @@ impl Drop for Server {
     }
 }
 
-fn start_server(backend: Backend, conns: usize, hard: u64) -> Server {
+fn start_server(backend: Backend, conns: usize, hard: libc::rlim_t) -> Server {
     let mut cmd = Command::new(common::example_path("echo_server"));
     cmd.args([
         backend.name(),

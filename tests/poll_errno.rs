@@ -60,7 +60,8 @@ fn eintr_on_every_backend() {
                     panic!("{b}: no EINTR");
                 })
             };
-            let thread = waiter.as_pthread_t();
+            // std gives the id as a u64; musl's pthread_t is a pointer.
+            let thread = waiter.as_pthread_t() as libc::pthread_t;
             for _ in 0..2000 {
                 if done.load(Ordering::SeqCst) {
                     break;

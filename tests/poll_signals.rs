@@ -286,10 +286,14 @@ fn thread_directed_signals_stay_with_their_thread() {
         helper.join().unwrap();
         expect_none(&mut *p, &mut ev);
         // A helper signals the main thread: this thread's fd reads it.
-        let main = pthread_self();
-        std::thread::spawn(move || pthread_kill(main, NixSignal::SIGUSR1).unwrap())
-            .join()
-            .unwrap();
+        // pthread_t is an integer in glibc and a pointer in musl: it
+        // crosses to the helper thread as a number.
+        let main = pthread_self() as usize;
+        std::thread::spawn(move || {
+            pthread_kill(main as libc::pthread_t, NixSignal::SIGUSR1).unwrap()
+        })
+        .join()
+        .unwrap();
         expect_event(&mut *p, &mut ev, T);
         let info = s.read().unwrap();
         assert_eq!(

@@ -283,3 +283,61 @@ fn edge_oneshot_hangup_does_not_spin() {
     expect_none(&mut *p, &mut ev);
     p.deregister(ours.as_fd()).unwrap();
 }
+
+/// epoll_pwait2 reads the kernel's `__kernel_timespec` (64-bit seconds and
+/// nanoseconds) on every target. On i686 libc's timespec is two 32-bit
+/// fields, and handed over as it was, every sub-millisecond or fractional
+/// wait failed `EINVAL` or waited wrong. Each timeout here must reach the
+/// kernel as asked: through epoll_pwait2 (no fallback), recorded exactly,
+/// returning no event after at least that long by the clock (a wait can
+/// end late on a busy machine, never early).
+#[test]
+fn epoll_pwait2_waits_fractional_timeouts_as_asked() {
+    let asked = [
+        Duration::from_micros(300),
+        Duration::from_micros(1500),
+        Duration::from_nanos(2_000_500),
+        Duration::from_micros(20_250),
+    ];
+    type Outcome = (
+        Result<usize, String>,
+        Duration,
+        Option<Option<Duration>>,
+        u64,
+        u64,
+    );
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<Outcome>>();
+    // A timeout the kernel misread could block for years: the waits run in
+    // a thread of their own, and this one gives up on them after 10 s.
+    std::thread::spawn(move || {
+        let mut p = build(Backend::Epoll);
+        let (ours, _peer) = unix_pair();
+        p.register(ours.as_fd(), Token(1), Interest::READABLE)
+            .unwrap();
+        let mut ev = Events::with_capacity(4);
+        let mut out = Vec::new();
+        for t in asked {
+            stats::reset();
+            let start = std::time::Instant::now();
+            let r = p.wait(&mut ev, Some(t)).map_err(|e| e.to_string());
+            let elapsed = start.elapsed();
+            out.push((
+                r,
+                elapsed,
+                stats::last_timeout(),
+                stats::count(Syscall::EpollPwait2),
+                stats::count(Syscall::EpollWait),
+            ));
+        }
+        let _ = tx.send(out);
+    });
+    let got = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the epoll waits did not return within 10 s");
+    for (t, (r, elapsed, last, pwait2, wait)) in asked.into_iter().zip(got) {
+        assert_eq!(r, Ok(0), "{t:?}: nothing is ready");
+        assert_eq!((pwait2, wait), (1, 0), "{t:?}: one epoll_pwait2");
+        assert_eq!(last, Some(Some(t)), "{t:?} reached the kernel");
+        assert!(elapsed >= t, "{t:?} asked, woke after {elapsed:?}");
+    }
+}

@@ -41,7 +41,7 @@ fn raise_nofile() {
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
     let want = hard.min(8192);
     assert!(
-        want >= 2 * N as u64 + 64,
+        want >= 2 * N as libc::rlim_t + 64,
         "RLIMIT_NOFILE hard limit {hard} too low"
     );
     if soft < want {

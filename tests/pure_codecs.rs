@@ -120,7 +120,10 @@ fn cmsg_parse_stops_cleanly_on_hostile_framing() {
         let mut at = 0;
         while at + hdr <= b.len() && rng.below(3) != 0 {
             let len = hdr + rng.below(40);
-            b[at..at + 8].copy_from_slice(&len.to_ne_bytes());
+            // cmsghdr: a size_t, then level and type; records padded to a
+            // multiple of sizeof(long) (8 or 4 bytes with the target).
+            const W: usize = size_of::<usize>();
+            b[at..at + W].copy_from_slice(&len.to_ne_bytes());
             let (level, kind) = [
                 (libc::SOL_SOCKET, libc::SCM_RIGHTS),
                 (libc::SOL_SOCKET, libc::SCM_CREDENTIALS),
@@ -128,9 +131,9 @@ fn cmsg_parse_stops_cleanly_on_hostile_framing() {
                 (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO),
                 (libc::IPPROTO_IP, libc::IP_TTL),
             ][rng.below(5)];
-            b[at + 8..at + 12].copy_from_slice(&level.to_ne_bytes());
-            b[at + 12..at + 16].copy_from_slice(&kind.to_ne_bytes());
-            at += len.div_ceil(8) * 8;
+            b[at + W..at + W + 4].copy_from_slice(&level.to_ne_bytes());
+            b[at + W + 4..at + W + 8].copy_from_slice(&kind.to_ne_bytes());
+            at += len.div_ceil(W) * W;
         }
         let mut stopped = false;
         for item in msg::parse(&b) {
@@ -280,9 +283,12 @@ fn activation_env_is_consistent_or_refused() {
 fn getsockopt_values_decode_as_documented() {
     let mut rng = Rng(0x5eed_0006);
     for _ in 0..N {
+        // The fields are longs (time_t, suseconds_t): random values of
+        // every magnitude in the target's width.
+        const BITS: usize = libc::c_long::BITS as usize;
         let tv = libc::timeval {
-            tv_sec: (rng.next() as i64) >> rng.below(64),
-            tv_usec: (rng.next() as i64) >> rng.below(64),
+            tv_sec: (rng.next() as libc::c_long) >> rng.below(BITS),
+            tv_usec: (rng.next() as libc::c_long) >> rng.below(BITS),
         };
         let d = optdec::timeval(tv);
         assert_eq!(d.is_none(), tv.tv_sec == 0 && tv.tv_usec == 0);

@@ -78,7 +78,9 @@ fn signal_until_done<T>(threads: Vec<JoinHandle<T>>) -> (Vec<T>, u64) {
             // SAFETY: the thread has not been joined, so its pthread_t is
             // valid (a finished, unjoined thread answers ESRCH or 0);
             // SIGUSR1 has a handler.
-            let r = unsafe { libc::pthread_kill(t.as_pthread_t(), libc::SIGUSR1) };
+            // (std gives the id as a u64; musl's pthread_t is a pointer.)
+            let r =
+                unsafe { libc::pthread_kill(t.as_pthread_t() as libc::pthread_t, libc::SIGUSR1) };
             assert!(r == 0 || r == libc::ESRCH, "pthread_kill: {r}");
             sent += 1;
         }

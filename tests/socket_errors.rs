@@ -704,7 +704,7 @@ fn emfile_from_every_fd_making_call() {
     let spare = unix(Type::DGRAM);
     // Inherited fds (a jobserver's, say) may sit high: the limit is set
     // just above the highest, and every free slot below it is filled.
-    let highest = *fd_table().keys().max().unwrap() as u64;
+    let highest = *fd_table().keys().max().unwrap() as libc::rlim_t;
     let limit = highest + 1 + 8;
     setrlimit(Resource::RLIMIT_NOFILE, limit, hard).unwrap();
 
@@ -829,7 +829,9 @@ fn interrupted<T: Send + 'static>(
 ) -> io::Result<T> {
     let (tx, rx) = mpsc::channel();
     let h = thread::spawn(move || {
-        tx.send(nix::sys::pthread::pthread_self()).unwrap();
+        // pthread_t is an integer in glibc and a pointer in musl: it
+        // crosses threads as a number.
+        tx.send(nix::sys::pthread::pthread_self() as usize).unwrap();
         f()
     });
     let tid = rx.recv().unwrap();
@@ -839,7 +841,7 @@ fn interrupted<T: Send + 'static>(
             break;
         }
         // The thread is not joined yet, so its id is still valid.
-        let _ = nix::sys::pthread::pthread_kill(tid, Signal::SIGUSR1);
+        let _ = nix::sys::pthread::pthread_kill(tid as libc::pthread_t, Signal::SIGUSR1);
     }
     assert!(h.is_finished(), "the call was never interrupted");
     h.join().unwrap()

@@ -281,9 +281,15 @@ impl<const B: usize> Workload for FloorMmsg<B> {
         for _ in 0..n {
             let t0 = Instant::now();
             // SAFETY: every header points at an iovec in self._iovs, which
-            // point at PAYLOAD; all live as long as self.
+            // point at PAYLOAD; all live as long as self. (`flags` is an
+            // int in glibc, an unsigned int in musl: `as _`.)
             let sent = unsafe {
-                libc::sendmmsg(self.a, self.send.as_mut_ptr(), B as u32, libc::MSG_NOSIGNAL)
+                libc::sendmmsg(
+                    self.a,
+                    self.send.as_mut_ptr(),
+                    B as u32,
+                    libc::MSG_NOSIGNAL as _,
+                )
             };
             assert_eq!(check(sent as isize, "sendmmsg"), B);
             let t1 = Instant::now();

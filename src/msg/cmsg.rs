@@ -295,18 +295,26 @@ fn ne_u32(b: &[u8]) -> u32 {
     u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
 }
 
-/// A signed native-endian integer of 4 or 8 bytes (a `time_t` or a
-/// `long`, whose width depends on the target).
+/// A signed native-endian integer of 4 or 8 bytes (a `long`, whose width
+/// depends on the target).
 fn ne_signed(b: &[u8]) -> i64 {
     match *b {
         [a, b, c, d] => i64::from(i32::from_ne_bytes([a, b, c, d])),
         [a, b, c, d, e, f, g, h] => i64::from_ne_bytes([a, b, c, d, e, f, g, h]),
-        // Only called with the widths of time_t and long.
+        // Only called with the width of long.
         _ => 0,
     }
 }
 
-static_assertions::const_assert!(size_of::<libc::time_t>() == 4 || size_of::<libc::time_t>() == 8);
+// SO_TIMESTAMPNS (the kernel's SO_TIMESTAMPNS_OLD) carries the kernel's
+// `struct __kernel_old_timespec { long tv_sec; long tv_nsec; }`: libc's
+// timespec has that layout on every Linux target the crate builds for
+// (time_t is long there), which is what the decoder relies on.
+static_assertions::const_assert_eq!(
+    std::mem::offset_of!(libc::timespec, tv_nsec),
+    size_of::<libc::c_long>()
+);
+static_assertions::const_assert_eq!(size_of::<libc::timespec>(), 2 * size_of::<libc::c_long>());
 static_assertions::const_assert!(size_of::<libc::c_long>() == 4 || size_of::<libc::c_long>() == 8);
 
 /// Walks a control buffer and decodes each message.
@@ -387,11 +395,11 @@ fn decode_one(level: i32, kind: i32, d: &[u8]) -> Result<Cmsg<'_>, CmsgError> {
             })
         }
         (libc::SOL_SOCKET, libc::SO_TIMESTAMPNS) => {
-            // struct timespec { time_t tv_sec; long tv_nsec; }, with the
-            // target's widths.
+            // struct __kernel_old_timespec { long tv_sec; long tv_nsec; },
+            // with the target's width of long (asserted above).
             exact(size_of::<libc::timespec>())?;
             let nsec_at = std::mem::offset_of!(libc::timespec, tv_nsec);
-            let secs = ne_signed(&d[..size_of::<libc::time_t>()]);
+            let secs = ne_signed(&d[..nsec_at]);
             let nanos = ne_signed(&d[nsec_at..nsec_at + size_of::<libc::c_long>()]);
             if secs < 0 || !(0..1_000_000_000).contains(&nanos) {
                 return Err(bad());
@@ -749,7 +757,8 @@ mod tests {
             for len in [
                 total + 1,
                 total + ALIGN,
-                1 << 40,
+                // 2^40 on 64-bit targets, 2^20 on 32-bit ones.
+                1 << (usize::BITS * 5 / 8),
                 usize::MAX / 2,
                 usize::MAX - ALIGN,
                 usize::MAX - 1,
@@ -775,7 +784,10 @@ mod tests {
         b.extend_from_slice(&with_len(usize::MAX, HDR));
         let v = walk_checked(&b);
         assert_eq!(v[0], Ok(Cmsg::Ttl(64)));
-        assert!(matches!(v[1], Err(CmsgError::Truncated { at: 24, .. })));
+        // The hostile one starts after the first record's space (24 bytes
+        // on 64-bit targets, 16 on 32-bit ones).
+        let at = cmsg_space(4);
+        assert!(matches!(v[1], Err(CmsgError::Truncated { at: a, .. }) if a == at));
     }
 
     #[test]
@@ -804,9 +816,8 @@ mod tests {
         w.udp_segment(1400).unwrap();
         w.push(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &{
             let mut t = [0u8; size_of::<libc::timespec>()];
-            t[..size_of::<libc::time_t>()]
-                .copy_from_slice(&(1_700_000_000 as libc::time_t).to_ne_bytes());
             let at = std::mem::offset_of!(libc::timespec, tv_nsec);
+            t[..at].copy_from_slice(&(1_700_000_000 as libc::c_long).to_ne_bytes());
             t[at..at + size_of::<libc::c_long>()]
                 .copy_from_slice(&(5 as libc::c_long).to_ne_bytes());
             t
@@ -922,7 +933,8 @@ mod tests {
             (libc::SOL_SOCKET, libc::SCM_RIGHTS, 3),
             (libc::SOL_SOCKET, libc::SCM_CREDENTIALS, 11),
             (libc::SOL_SOCKET, libc::SCM_CREDENTIALS, 13),
-            (libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 8),
+            // A timespec is 16 bytes on 64-bit targets, 8 on 32-bit ones.
+            (libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 12),
             (libc::IPPROTO_IP, libc::IP_PKTINFO, 8),
             (libc::IPPROTO_IP, libc::IP_TTL, 1),
             (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, 16),

@@ -83,15 +83,21 @@ mod tests {
             timeval(tv(0, 4_294_968)),
             Some(Duration::from_micros(4_294_968))
         );
-        assert_eq!(
-            timeval(tv(0x7b7b_7b7b_7b00_0000, 0x7b_7b7b_7b7b)),
-            Some(
-                Duration::from_secs(0x7b7b_7b7b_7b00_0000) + Duration::from_micros(0x7b_7b7b_7b7b)
-            )
+        // Fuzz-shaped and extreme values of the fields' own width (time_t
+        // and suseconds_t are long: 32 bits on 32-bit targets, where the
+        // fuzz value is cut to its low half).
+        let (sec, usec) = (
+            0x7b7b_7b7b_7b00_0000_i64 as libc::c_long,
+            0x7b_7b7b_7b7b_i64 as libc::c_long,
         );
         assert_eq!(
-            timeval(tv(i64::MAX, i64::MAX)),
-            Some(Duration::from_secs(i64::MAX as u64) + Duration::from_micros(i64::MAX as u64))
+            timeval(tv(sec, usec)),
+            Some(Duration::from_secs(sec as u64) + Duration::from_micros(usec as u64))
+        );
+        let max = libc::c_long::MAX;
+        assert_eq!(
+            timeval(tv(max, max)),
+            Some(Duration::from_secs(max as u64) + Duration::from_micros(max as u64))
         );
         // What the kernel reports decodes as before.
         assert_eq!(timeval(tv(2, 500_000)), Some(Duration::from_millis(2500)));

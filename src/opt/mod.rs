@@ -162,11 +162,17 @@ fn timeval_from(d: Option<Duration>) -> io::Result<libc::timeval> {
             } else {
                 (d.as_secs(), usec)
             };
-            let tv_sec = libc::time_t::try_from(sec).map_err(|_| too_large())?;
-            Ok(libc::timeval {
-                tv_sec,
-                tv_usec: usec as libc::suseconds_t,
-            })
+            // The field types are libc's time_t and suseconds_t, named
+            // through the struct (libc deprecates the aliases on musl,
+            // where their width is due to change).
+            let mut tv = libc::timeval {
+                tv_sec: 0,
+                tv_usec: 0,
+            };
+            tv.tv_sec = sec.try_into().map_err(|_| too_large())?;
+            // usec < 1_000_000 fits every suseconds_t.
+            tv.tv_usec = usec as _;
+            Ok(tv)
         }
     }
 }
@@ -197,10 +203,12 @@ mod tests {
         assert_eq!(decode::timeval(timeval_from(None).unwrap()), None);
         // Rounding Duration::MAX up must not wrap to {0, 0}.
         assert!(timeval_from(Some(Duration::MAX)).is_err());
-        // The largest time_t, and one microsecond (rounded up) past it.
-        let tv = timeval_from(Some(Duration::new(i64::MAX as u64, 999_999_000))).unwrap();
-        assert_eq!((tv.tv_sec, tv.tv_usec), (i64::MAX, 999_999));
-        let e = timeval_from(Some(Duration::new(i64::MAX as u64, 999_999_001))).unwrap_err();
+        // The largest time_t (a long: 32 or 64 bits), and one microsecond
+        // (rounded up) past it.
+        let max = libc::c_long::MAX;
+        let tv = timeval_from(Some(Duration::new(max as u64, 999_999_000))).unwrap();
+        assert_eq!((tv.tv_sec, tv.tv_usec), (max, 999_999));
+        let e = timeval_from(Some(Duration::new(max as u64, 999_999_001))).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     }
 

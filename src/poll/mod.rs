@@ -14,7 +14,7 @@
 //!
 //! | backend | syscall per wait | registration costs | limits |
 //! | --- | --- | --- | --- |
-//! | [`Select`] | `pselect6` (glibc's `select`) | nothing | fds below `FD_SETSIZE` (1024) |
+//! | [`Select`] | `pselect6` (select as glibc makes it) | nothing | fds below `FD_SETSIZE` (1024) |
 //! | [`SelectGrowable`] | `pselect6` with sets sized to the highest fd | nothing | none; each wait copies and scans bits up to the highest fd |
 //! | [`Poll`] | `poll` | nothing | each wait passes every registered fd to the kernel |
 //! | [`Epoll`] | `epoll_wait`, or `epoll_pwait2` for sub-millisecond timeouts | one `epoll_ctl` | none; the kernel keeps the interest list |

@@ -458,7 +458,8 @@ impl<S: SetStore> Core<S> {
 }
 
 /// `select(nfds, readfds, writefds, exceptfds, timeout)` over `fd_set`s
-/// — the select(2) backend (`pselect6` in the kernel, as glibc calls it).
+/// — the select(2) backend (`pselect6` in the kernel on every target, as
+/// glibc makes it on x86_64).
 ///
 /// Keeps three master `fd_set`s (read, write, except) that registration
 /// edits with no syscall; each wait copies them (select overwrites its

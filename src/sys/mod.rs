@@ -86,7 +86,8 @@ pub enum Syscall {
     Getsockopt,
     /// `setsockopt(2)`
     Setsockopt,
-    /// `fcntl(2)`
+    /// `fcntl(2)` (made through `syscall(2)`: `fcntl`, never `fcntl64`,
+    /// on every target)
     Fcntl,
     /// `close(2)`
     Close,
@@ -94,7 +95,8 @@ pub enum Syscall {
     Read,
     /// `write(2)`
     Write,
-    /// `pselect6(2)` (glibc's `select` is `pselect6` in the kernel)
+    /// `pselect6(2)`: the crate's `select`, made through `syscall(2)` as
+    /// glibc makes it on x86_64, on every target
     Pselect6,
     /// `poll(2)`
     Poll,
@@ -102,7 +104,9 @@ pub enum Syscall {
     EpollCreate1,
     /// `epoll_ctl(2)`
     EpollCtl,
-    /// `epoll_wait(2)`
+    /// `epoll_wait(2)`; the kernel sees `epoll_pwait` with a NULL mask
+    /// where libc makes it so (musl; aarch64, which has no `epoll_wait`),
+    /// and [`Syscall::name`] says so
     EpollWait,
     /// `epoll_pwait2(2)`
     EpollPwait2,
@@ -110,9 +114,11 @@ pub enum Syscall {
     Eventfd2,
     /// `timerfd_create(2)`
     TimerfdCreate,
-    /// `timerfd_settime(2)`
+    /// `timerfd_settime(2)` (made through `syscall(2)`: never the
+    /// `..._time64` variant)
     TimerfdSettime,
-    /// `timerfd_gettime(2)`
+    /// `timerfd_gettime(2)` (made through `syscall(2)`: never the
+    /// `..._time64` variant)
     TimerfdGettime,
     /// `signalfd4(2)`
     Signalfd4,
@@ -120,9 +126,9 @@ pub enum Syscall {
     RtSigprocmask,
     /// `getpid(2)`
     Getpid,
-    /// `geteuid(2)`
+    /// `geteuid(2)` (`geteuid32` on 32-bit x86 and arm)
     Geteuid,
-    /// `getegid(2)`
+    /// `getegid(2)` (`getegid32` on 32-bit x86 and arm)
     Getegid,
     /// `kill(2)`
     Kill,
@@ -176,7 +182,8 @@ impl Syscall {
     #[cfg_attr(not(feature = "stats"), allow(dead_code))]
     pub const COUNT: usize = Syscall::Kill as usize + 1;
 
-    /// The syscall's name as strace prints it.
+    /// The syscall's name as strace prints it: the call the kernel sees
+    /// on this target.
     #[cfg_attr(not(feature = "stats"), allow(dead_code))]
     pub const fn name(self) -> &'static str {
         match self {
@@ -205,6 +212,7 @@ impl Syscall {
             Syscall::Poll => "poll",
             Syscall::EpollCreate1 => "epoll_create1",
             Syscall::EpollCtl => "epoll_ctl",
+            Syscall::EpollWait if EPOLL_WAIT_IS_PWAIT => "epoll_pwait",
             Syscall::EpollWait => "epoll_wait",
             Syscall::EpollPwait2 => "epoll_pwait2",
             Syscall::Eventfd2 => "eventfd2",
@@ -214,12 +222,26 @@ impl Syscall {
             Syscall::Signalfd4 => "signalfd4",
             Syscall::RtSigprocmask => "rt_sigprocmask",
             Syscall::Getpid => "getpid",
+            // 32-bit x86 and arm keep 16-bit ids in geteuid/getegid;
+            // every libc calls the 32-bit ones there.
+            Syscall::Geteuid if IDS32 => "geteuid32",
             Syscall::Geteuid => "geteuid",
+            Syscall::Getegid if IDS32 => "getegid32",
             Syscall::Getegid => "getegid",
             Syscall::Kill => "kill",
         }
     }
 }
+
+/// Whether libc's `epoll_wait` is `epoll_pwait(epfd, events, max,
+/// timeout, NULL, 8)` in the kernel: musl's always is, and aarch64 has no
+/// `epoll_wait` syscall at all.
+pub(crate) const EPOLL_WAIT_IS_PWAIT: bool =
+    cfg!(any(target_env = "musl", target_arch = "aarch64"));
+
+/// Whether libc's `geteuid`/`getegid` are `geteuid32`/`getegid32` in the
+/// kernel (32-bit x86 and arm, whose plain ones return 16-bit ids).
+const IDS32: bool = cfg!(any(target_arch = "x86", target_arch = "arm"));
 
 /// Notes that `call` is about to enter the kernel. Free (an empty inline
 /// function) unless the `stats` feature is on.
@@ -309,6 +331,32 @@ pub(crate) fn ret_owned_fd(ret: RawFd) -> io::Result<OwnedFd> {
         // owns; this is the one owner it gets.
         Ok(unsafe { OwnedFd::from_raw_fd(ret) })
     }
+}
+
+/// `fcntl(fd, cmd, arg)` through `syscall(2)`, so the kernel sees `fcntl`
+/// with exactly these arguments on every target: libc would make it
+/// `fcntl64` on 32-bit targets, and musl adds `O_LARGEFILE` to every
+/// `F_SETFL`. Only commands whose argument is an integer (or none) come
+/// here, and for those `fcntl` and `fcntl64` are the same call. Returns
+/// the kernel's result, `-1` with errno set on failure.
+///
+/// # Safety
+///
+/// `cmd` takes an integer argument or none, never a pointer.
+pub(crate) unsafe fn fcntl_int(fd: RawFd, cmd: libc::c_int, arg: libc::c_int) -> libc::c_int {
+    // SAFETY: the caller passes a command whose argument is an integer, so
+    // the kernel reads no memory of ours; an fd that names nothing gives
+    // EBADF.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fcntl,
+            fd as libc::c_long,
+            cmd as libc::c_long,
+            arg as libc::c_long,
+        )
+    };
+    // fcntl's results are ints: a flag set, an fd, 0 or -1.
+    ret as libc::c_int
 }
 
 /// `close(fd)` — release the descriptor.

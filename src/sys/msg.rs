@@ -15,7 +15,7 @@
 
 #[cfg(feature = "trace")]
 use super::trace::{self as t, Buf, Flags, SockAddrArg};
-use super::{Syscall, close, ret_int, ret_len, run, strace};
+use super::{Syscall, close, ret_len, run, strace};
 use crate::MsgFlags;
 use crate::addr::SockAddr;
 use std::fmt;
@@ -41,8 +41,12 @@ pub(crate) const TYPE_AT: usize = LEVEL_AT + size_of::<libc::c_int>();
 /// Bytes of one fd number in SCM_RIGHTS.
 pub(crate) const FD_LEN: usize = size_of::<RawFd>();
 
+// The kernel's cmsghdr on every Linux target: a size_t, then two ints
+// (4+4+4 bytes on 32-bit targets, 8+4+4 on 64-bit ones; musl spells the
+// size_t as a socklen_t and a zero pad, same bytes on little-endian).
 static_assertions::const_assert_eq!(HDR, size_of::<usize>() + 2 * size_of::<libc::c_int>());
-static_assertions::assert_eq_size!(libc::cmsghdr, [usize; 2]);
+static_assertions::const_assert_eq!(std::mem::offset_of!(libc::cmsghdr, cmsg_level), LEVEL_AT);
+static_assertions::const_assert_eq!(std::mem::offset_of!(libc::cmsghdr, cmsg_type), TYPE_AT);
 static_assertions::const_assert_eq!(ALIGN, size_of::<libc::c_long>());
 
 /// `CMSG_ALIGN(len)`. Callers pass lengths no larger than a slice's, so
@@ -233,9 +237,18 @@ pub(crate) fn sendmsg(
     let flags = flags | libc::MSG_NOSIGNAL;
     let r = run(Syscall::Sendmsg, 0, |_| {
         // SAFETY: fd is borrowed for the call; msg points at a valid msghdr
-        // whose name, iovecs and control buffer borrow live slices for the
-        // call; the kernel only reads them.
-        ret_len(unsafe { libc::sendmsg(fd.as_raw_fd(), &raw const msg, flags) })
+        // (zeroed first, so musl's padding words read 0 as the kernel's
+        // size_t fields need) whose name, iovecs and control buffer borrow
+        // live slices for the call; the kernel only reads them.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_sendmsg,
+                fd.as_raw_fd() as libc::c_long,
+                &raw const msg,
+                flags as libc::c_long,
+            )
+        };
+        ret_len(ret as libc::ssize_t)
     });
     strace!(
         Syscall::Sendmsg,
@@ -608,7 +621,16 @@ pub(crate) fn sendmmsg(
         // vlen mmsghdrs (the kernel writes msg_len), each built by
         // SendMmsgHdr::new from borrows that outlive `msgs`, so every
         // pointer in them is valid for reads of its stated length.
-        ret_int(unsafe { libc::sendmmsg(fd.as_raw_fd(), ptr, vlen, flags) })
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_sendmmsg,
+                fd.as_raw_fd() as libc::c_long,
+                ptr,
+                vlen as libc::c_long,
+                flags as libc::c_long,
+            )
+        };
+        ret_len(ret as libc::ssize_t)
     });
     strace!(
         Syscall::Sendmmsg,
@@ -617,7 +639,7 @@ pub(crate) fn sendmmsg(
         fd.as_raw_fd(),
         Flags(flags, t::MSG)
     );
-    Ok(r? as usize)
+    r
 }
 
 /// `recvmmsg(fd, msgvec, vlen, flags | MSG_CMSG_CLOEXEC, NULL)`: returns
@@ -661,7 +683,17 @@ pub(crate) fn recvmmsg(
         // built by RecvMmsgHdr::new from mutable borrows that outlive `msgs`,
         // so each pointer in them is valid for writes of its stated length;
         // a NULL timeout blocks as the socket does.
-        ret_int(unsafe { libc::recvmmsg(fd.as_raw_fd(), ptr, vlen, flags, std::ptr::null_mut()) })
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_recvmmsg,
+                fd.as_raw_fd() as libc::c_long,
+                ptr,
+                vlen as libc::c_long,
+                flags as libc::c_long,
+                std::ptr::null::<libc::timespec>(),
+            )
+        };
+        ret_len(ret as libc::ssize_t)
     });
     strace!(
         Syscall::Recvmmsg,
@@ -670,7 +702,7 @@ pub(crate) fn recvmmsg(
         fd.as_raw_fd(),
         Flags(flags, t::MSG)
     );
-    let n = (r? as usize).min(msgs.len());
+    let n = r?.min(msgs.len());
     for (h, &room) in msgs[..n].iter_mut().zip(&room) {
         h.after_receive(room);
     }

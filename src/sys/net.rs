@@ -483,7 +483,7 @@ pub(crate) fn getsockopt_bytes(
 pub(crate) fn fcntl_getfl(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
     let r = run(Syscall::Fcntl, 0, |_| {
         // SAFETY: fd is borrowed for the call; F_GETFL takes no argument.
-        ret_int(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })
+        ret_int(unsafe { super::fcntl_int(fd.as_raw_fd(), libc::F_GETFL, 0) })
     });
     strace!(
         Syscall::Fcntl,
@@ -498,7 +498,7 @@ pub(crate) fn fcntl_getfl(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
 pub(crate) fn fcntl_setfl(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<()> {
     let r = run(Syscall::Fcntl, 0, |_| {
         // SAFETY: fd is borrowed for the call; F_SETFL takes an int.
-        ret_unit(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags) })
+        ret_unit(unsafe { super::fcntl_int(fd.as_raw_fd(), libc::F_SETFL, flags) })
     });
     strace!(
         Syscall::Fcntl,
@@ -514,7 +514,7 @@ pub(crate) fn fcntl_setfl(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<
 pub(crate) fn fcntl_getfd(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
     let r = run(Syscall::Fcntl, 0, |_| {
         // SAFETY: fd is borrowed for the call; F_GETFD takes no argument.
-        ret_int(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) })
+        ret_int(unsafe { super::fcntl_int(fd.as_raw_fd(), libc::F_GETFD, 0) })
     });
     strace!(
         Syscall::Fcntl,
@@ -529,7 +529,7 @@ pub(crate) fn fcntl_getfd(fd: BorrowedFd<'_>) -> io::Result<libc::c_int> {
 pub(crate) fn fcntl_setfd(fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<()> {
     let r = run(Syscall::Fcntl, 0, |_| {
         // SAFETY: fd is borrowed for the call; F_SETFD takes an int.
-        ret_unit(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, flags) })
+        ret_unit(unsafe { super::fcntl_int(fd.as_raw_fd(), libc::F_SETFD, flags) })
     });
     strace!(
         Syscall::Fcntl,
@@ -547,7 +547,7 @@ pub(crate) fn fcntl_dupfd_cloexec(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     let r = run(Syscall::Fcntl, 0, |_| {
         // SAFETY: fd is borrowed for the call; the fd returned is adopted at
         // once.
-        ret_owned_fd(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })
+        ret_owned_fd(unsafe { super::fcntl_int(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })
     });
     strace!(Syscall::Fcntl, &r, "{}, F_DUPFD_CLOEXEC, 0", fd.as_raw_fd());
     r

@@ -45,22 +45,43 @@ fn timeout_timeval(d: Duration) -> libc::timeval {
         secs = MAX_TIMEOUT_SECS;
         usecs = 0;
     }
+    // secs <= i32::MAX and usecs < 1_000_000 fit libc's time_t and
+    // suseconds_t on every target; `as _` names them through the struct
+    // (libc deprecates the aliases on musl).
     libc::timeval {
-        tv_sec: secs as libc::time_t,
-        tv_usec: usecs as libc::suseconds_t,
+        tv_sec: secs as _,
+        tv_usec: usecs as _,
     }
 }
 
-/// Turns a timeout into epoll_pwait2's `timespec` (nanoseconds: exact).
-fn timeout_timespec(d: Duration) -> libc::timespec {
+/// The kernel's `struct __kernel_timespec`, which `epoll_pwait2` reads on
+/// every target: 64-bit seconds and 64-bit nanoseconds (`long long`
+/// both), whatever width libc gives `time_t` and `long`. On a 32-bit
+/// target libc's `timespec` is two 32-bit fields (8 bytes); handed to
+/// epoll_pwait2, the kernel would read the nanoseconds as the seconds'
+/// high half and the next 8 bytes of the stack as nanoseconds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct KernelTimespec {
+    pub(crate) tv_sec: i64,
+    pub(crate) tv_nsec: i64,
+}
+
+static_assertions::assert_eq_size!(KernelTimespec, [u8; 16]);
+static_assertions::const_assert_eq!(std::mem::offset_of!(KernelTimespec, tv_sec), 0);
+static_assertions::const_assert_eq!(std::mem::offset_of!(KernelTimespec, tv_nsec), 8);
+
+/// Turns a timeout into epoll_pwait2's timespec (nanoseconds: exact).
+fn timeout_timespec(d: Duration) -> KernelTimespec {
     let (secs, nsecs) = if d.as_secs() > MAX_TIMEOUT_SECS {
         (MAX_TIMEOUT_SECS, 0)
     } else {
         (d.as_secs(), d.subsec_nanos())
     };
-    libc::timespec {
-        tv_sec: secs as libc::time_t,
-        tv_nsec: nsecs as libc::c_long,
+    KernelTimespec {
+        // Both fit: secs <= i32::MAX, nsecs < 10^9.
+        tv_sec: secs as i64,
+        tv_nsec: i64::from(nsecs),
     }
 }
 
@@ -141,7 +162,7 @@ fn record_select_timeout(_tv: Option<&libc::timeval>) {
 }
 
 /// `select(nfds, readfds, writefds, exceptfds, timeout)` over `fd_set`s
-/// (glibc makes it `pselect6` in the kernel, and strace names it so).
+/// (`pselect6` in the kernel on every target: see [`pselect6`]).
 /// `nfds` is the highest fd in any set plus one, at most FD_SETSIZE. A set
 /// that is `None` goes to the kernel as NULL (it then copies nothing in or
 /// out for it). The timeout is rounded up to the microsecond; `None`
@@ -174,7 +195,7 @@ pub(crate) fn select(
         // borrowed for the call, and the kernel touches only their first
         // `nfds` <= FD_SETSIZE bits; tvp is NULL or points at a timeval that
         // lives across the call.
-        ret_int(unsafe { libc::select(nfds as libc::c_int, r, w, e, tvp) })
+        ret_int(unsafe { pselect6(nfds as libc::c_int, r, w, e, tvp) })
     })
     .map(|n| n as usize);
     strace!(
@@ -185,6 +206,62 @@ pub(crate) fn select(
         t::Timeval(asked)
     );
     ret
+}
+
+/// `select(nfds, r, w, e, tv)` as glibc makes it on x86_64, on every
+/// target: `pselect6(nfds, r, w, e, &ts, NULL)` through `syscall(2)`,
+/// with the timeval handed over as a timespec and the time left the
+/// kernel writes back copied into the timeval (cut to the microsecond, as
+/// glibc does). Through libc the kernel would see `select` on musl (with
+/// the time left going to a copy) and `pselect6_time64` on i686 with
+/// glibc 2.34 and later.
+///
+/// # Safety
+///
+/// As select(2): each set pointer is NULL or valid for reads and writes of
+/// `nfds` bits; `tv` is NULL or points at a timeval valid for reads and
+/// writes.
+unsafe fn pselect6(
+    nfds: libc::c_int,
+    r: *mut libc::fd_set,
+    w: *mut libc::fd_set,
+    e: *mut libc::fd_set,
+    tv: *mut libc::timeval,
+) -> libc::c_int {
+    // SAFETY: tv is NULL or valid for reads (the caller's contract).
+    let mut ts = unsafe { tv.as_ref() }.map(|tv| libc::timespec {
+        // A timeval's seconds fit a timespec's (both time_t); `as _` names
+        // the type through the struct (libc deprecates time_t on musl).
+        tv_sec: tv.tv_sec as _,
+        // At most 999,999,000: fits a 32-bit long.
+        tv_nsec: tv.tv_usec as libc::c_long * 1000,
+    });
+    let tsp = match ts.as_mut() {
+        Some(ts) => std::ptr::from_mut(ts),
+        None => std::ptr::null_mut(),
+    };
+    // SAFETY: the set pointers are as the caller promised; tsp is NULL or
+    // points at a timespec (the native one, which pselect6 reads on every
+    // target the crate builds for) that lives across the call; a NULL
+    // sixth argument leaves the signal mask alone.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pselect6,
+            nfds as libc::c_long,
+            r,
+            w,
+            e,
+            tsp,
+            std::ptr::null::<libc::c_void>(),
+        )
+    };
+    // SAFETY: tv is NULL or valid for writes (the caller's contract).
+    if let (Some(tv), Some(ts)) = (unsafe { tv.as_mut() }, ts) {
+        tv.tv_sec = ts.tv_sec as _;
+        tv.tv_usec = (ts.tv_nsec / 1000) as _;
+    }
+    // A count of ready fds, or -1 with errno set (untouched since).
+    ret as libc::c_int
 }
 
 /// Bits per word of a select set: the kernel reads fd sets as arrays of
@@ -236,7 +313,7 @@ pub(crate) fn select_words(
         // at least `nfds` bits (checked above), the unsigned-long array the
         // kernel expects, which reads and writes only that many bits; tvp is
         // NULL or points at a timeval that lives across the call.
-        ret_int(unsafe { libc::select(nfds, r, w, e, tvp) })
+        ret_int(unsafe { pselect6(nfds, r, w, e, tvp) })
     })
     .map(|n| n as usize);
     strace!(
@@ -259,7 +336,7 @@ pub(crate) fn fcntl_getfd_raw(fd: RawFd) -> io::Result<libc::c_int> {
     let r = run(Syscall::Fcntl, 0, |_| {
         // SAFETY: F_GETFD takes no argument and only reads the fd table; a
         // number that names nothing gives EBADF, not undefined behaviour.
-        ret_int(unsafe { libc::fcntl(fd, libc::F_GETFD) })
+        ret_int(unsafe { super::fcntl_int(fd, libc::F_GETFD, 0) })
     });
     strace!(
         Syscall::Fcntl,
@@ -336,9 +413,15 @@ pub(crate) fn epoll_wait(
     strace!(
         Syscall::EpollWait,
         &r,
-        "{}, {}, {max}, {timeout_ms}",
+        "{}, {}, {max}, {timeout_ms}{}",
         epfd.as_raw_fd(),
-        EpollEvents(&events[..*r.as_ref().unwrap_or(&0)])
+        EpollEvents(&events[..*r.as_ref().unwrap_or(&0)]),
+        // epoll_pwait's NULL mask and its size (_NSIG / 8).
+        if super::EPOLL_WAIT_IS_PWAIT {
+            ", NULL, 8"
+        } else {
+            ""
+        }
     );
     r
 }
@@ -361,9 +444,10 @@ pub(crate) fn epoll_pwait2(
     super::stats::record_timeout(ts.map(|ts| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)));
     let r = run(Syscall::EpollPwait2, 0, |_| {
         // SAFETY: epfd is borrowed for the call; events is writable for
-        // `max` entries; tsp is NULL or points at a timespec that lives
-        // across the call; a NULL sigmask with size 0 leaves the signal mask
-        // alone.
+        // `max` entries; tsp is NULL or points at a __kernel_timespec (the
+        // 16-byte layout the kernel reads on every target) that lives
+        // across the call; a NULL sigmask with size 0 leaves the signal
+        // mask alone.
         let ret = unsafe {
             libc::syscall(
                 libc::SYS_epoll_pwait2,
@@ -383,7 +467,7 @@ pub(crate) fn epoll_pwait2(
         "{}, {}, {max}, {}, NULL, 0",
         epfd.as_raw_fd(),
         EpollEvents(&events[..*r.as_ref().unwrap_or(&0)]),
-        Timespec(ts)
+        Timespec(ts.map(|ts| (ts.tv_sec, ts.tv_nsec)))
     );
     r
 }
@@ -478,9 +562,8 @@ struct SelectResult<'a>(
     &'a io::Result<usize>,
     usize,
     [*const libc::c_ulong; 3],
-    /// The time left that Linux wrote back into the timeval (glibc turns
-    /// the kernel's nanoseconds into microseconds, so strace's `left` may
-    /// differ in the last three digits).
+    /// The time left that Linux wrote back, cut to microseconds in the
+    /// timeval (so strace's `left` may differ in the last three digits).
     Option<libc::timeval>,
 );
 

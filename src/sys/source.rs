@@ -29,8 +29,10 @@ fn timespec(d: Duration) -> libc::timespec {
     } else {
         (d.as_secs(), d.subsec_nanos())
     };
+    // secs <= i32::MAX fits libc's time_t on every target; `as _` names it
+    // through the struct (libc deprecates the alias on musl).
     libc::timespec {
-        tv_sec: secs as libc::time_t,
+        tv_sec: secs as _,
         tv_nsec: nsecs as libc::c_long,
     }
 }
@@ -68,19 +70,28 @@ pub(crate) fn timerfd_settime(
         it_value: timespec(value),
     };
     let r = run(Syscall::TimerfdSettime, 0, |_| {
+        // Through syscall(2): glibc 2.34+ on 32-bit targets may make it
+        // timerfd_settime64; the native itimerspec is what this call reads.
         // SAFETY: fd is borrowed for the call; `new` is a valid itimerspec
         // the kernel only reads; a NULL old_value asks for nothing back.
-        ret_unit(unsafe {
-            libc::timerfd_settime(fd.as_raw_fd(), 0, &raw const new, std::ptr::null_mut())
-        })
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_timerfd_settime,
+                fd.as_raw_fd() as libc::c_long,
+                0 as libc::c_long,
+                &raw const new,
+                std::ptr::null_mut::<libc::itimerspec>(),
+            )
+        };
+        ret_unit(ret as libc::c_int)
     });
     strace!(
         Syscall::TimerfdSettime,
         &r,
         "{}, 0, {{it_interval={}, it_value={}}}, NULL",
         fd.as_raw_fd(),
-        Timespec(Some(new.it_interval)),
-        Timespec(Some(new.it_value))
+        Timespec::of(&new.it_interval),
+        Timespec::of(&new.it_value)
     );
     r
 }
@@ -91,9 +102,18 @@ pub(crate) fn timerfd_settime(
 pub(crate) fn timerfd_gettime(fd: BorrowedFd<'_>) -> io::Result<libc::itimerspec> {
     let mut cur = MaybeUninit::<libc::itimerspec>::uninit();
     let r = run(Syscall::TimerfdGettime, 0, |_| {
+        // Through syscall(2): glibc 2.34+ on i686 makes it
+        // timerfd_gettime64; the native itimerspec is what this call writes.
         // SAFETY: fd is borrowed for the call; cur is writable for one
         // itimerspec.
-        ret_unit(unsafe { libc::timerfd_gettime(fd.as_raw_fd(), cur.as_mut_ptr()) })
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_timerfd_gettime,
+                fd.as_raw_fd() as libc::c_long,
+                cur.as_mut_ptr(),
+            )
+        };
+        ret_unit(ret as libc::c_int)
     });
     strace!(Syscall::TimerfdGettime, &r, "{}, {{...}}", fd.as_raw_fd());
     r?;

@@ -676,14 +676,24 @@ pub(crate) fn fd_list(out: &mut String, nfds: usize, contains: impl Fn(usize) ->
     out.push(']');
 }
 
-/// A timeout as strace prints a timespec; `NULL` for none.
-pub(crate) struct Timespec(pub(crate) Option<libc::timespec>);
+/// A timeout as strace prints a timespec; `NULL` for none. Seconds and
+/// nanoseconds, whatever the struct's field widths (libc's timespec, or
+/// the kernel's 64-bit `__kernel_timespec`).
+pub(crate) struct Timespec(pub(crate) Option<(i64, i64)>);
+
+impl Timespec {
+    /// libc's timespec, widened (a no-op on 64-bit targets).
+    #[allow(clippy::useless_conversion)]
+    pub(crate) fn of(ts: &libc::timespec) -> Timespec {
+        Timespec(Some((ts.tv_sec.into(), ts.tv_nsec.into())))
+    }
+}
 
 impl Display for Timespec {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self.0 {
             None => f.write_str("NULL"),
-            Some(ts) => write!(f, "{{tv_sec={}, tv_nsec={}}}", ts.tv_sec, ts.tv_nsec),
+            Some((sec, nsec)) => write!(f, "{{tv_sec={sec}, tv_nsec={nsec}}}"),
         }
     }
 }

@@ -349,8 +349,9 @@ pub fn fd_table() -> BTreeMap<i32, PathBuf> {
 }
 
 /// The socket inode behind an fd (`socket:[N]` in /proc/self/fd).
+#[allow(clippy::useless_conversion)] // ino_t is 32-bit on i686
 pub fn socket_inode(fd: BorrowedFd<'_>) -> u64 {
-    nix::sys::stat::fstat(fd).unwrap().st_ino
+    u64::from(nix::sys::stat::fstat(fd).unwrap().st_ino)
 }
 
 // ---- child processes ----
