@@ -650,8 +650,10 @@ fn demo_client(
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| bad(format!("not a welcome: {line:?}")))?;
     joined.wait("waiting for the others to join")?;
+    // `&TcpStream` is `Write`: a mutable binding of the reference.
+    let mut out = stream;
     for i in 0..DEMO_LINES {
-        writeln!(&mut { stream }, "message {i} from client {number}")?;
+        writeln!(out, "message {i} from client {number}")?;
     }
     let mut from: BTreeMap<u64, usize> = BTreeMap::new();
     while from.values().sum::<usize>() < (DEMO_CLIENTS - 1) * DEMO_LINES {

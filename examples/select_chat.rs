@@ -600,8 +600,10 @@ fn demo_client(
     // Everyone is in the room before anyone speaks.
     joined.wait("waiting for the others to join")?;
     let pad = ".".repeat(240);
+    // `&TcpStream` is `Write`: a mutable binding of the reference.
+    let mut out = stream;
     for i in 0..DEMO_LINES {
-        writeln!(&mut { stream }, "message {i} from client {number} {pad}")?;
+        writeln!(out, "message {i} from client {number} {pad}")?;
     }
     if slow {
         // Read nothing until the others are done: meanwhile the server

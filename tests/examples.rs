@@ -8,7 +8,8 @@
 //! example that is missing, or older than the sources, is built first with
 //! `cargo build --example NAME` and this test's own features. Each example
 //! gets no arguments and no stdin, must exit 0 by itself within the hang
-//! guard, and must print something.
+//! guard, and must print something. The chat demonstrations must also end
+//! by themselves under a tight fd limit, where they cannot succeed.
 // pre_exec (to lower an example's RLIMIT_NOFILE) is unsafe.
 #![allow(unsafe_code)]
 
