@@ -36,8 +36,15 @@
 //!   `cargo build --example daemon`):
 //!
 //!   ```text
-//!   systemd-socket-activate -l 127.0.0.1:7777 --fdname=echo target/debug/examples/daemon --backend epoll
+//!   systemd-socket-activate -l 127.0.0.1:7777 --fdname=echo target/debug/examples/daemon --only-copy --backend epoll
 //!   ```
+//!
+//!   `--only-copy` because this activator execs the daemon and so keeps
+//!   no copy of the listener: at SIGTERM the daemon then accepts and
+//!   serves the clients already in the accept queue before it closes the
+//!   listener. Without it the daemon assumes an activator still holds the
+//!   socket (as systemd does) and leaves them queued, and here they are
+//!   reset when the last copy closes.
 //!
 //!   The activator listens on 127.0.0.1:7777 and starts the daemon when
 //!   the first client connects (`nc 127.0.0.1 7777`); the daemon finds
@@ -46,7 +53,7 @@
 //!   both fds in order:
 //!
 //!   ```text
-//!   systemd-socket-activate -l 127.0.0.1:7777 systemd-socket-activate --datagram -l 127.0.0.1:7778 --fdname=tcp:udp target/debug/examples/daemon
+//!   systemd-socket-activate -l 127.0.0.1:7777 systemd-socket-activate --datagram -l 127.0.0.1:7778 --fdname=tcp:udp target/debug/examples/daemon --only-copy
 //!   ```
 //!
 //!   The first TCP connect (`nc 127.0.0.1 7777`) starts it all: the outer
@@ -54,7 +61,10 @@
 //!   both fds, finds the same connection still waiting on fd 3 and execs
 //!   the daemon at once. No datagram is needed (`nc -u 127.0.0.1 7778`
 //!   reaches the daemon after that; before the connect nothing listens on
-//!   7778). Never `-l 7777` alone: that listens on every interface.
+//!   7778). Never `-l 7777` alone: that listens on every interface. Each
+//!   activator execs the next, so `--only-copy` holds here too. A path
+//!   (`-l /tmp/echo.sock`) passes a Unix listener instead: `listening unix
+//!   /tmp/echo.sock ...`.
 //!
 //! What to look for: `listening tcp ... (socket-activated, fd name "echo")`
 //! and the same pid as the activator (it execs the daemon in its own
@@ -671,7 +681,7 @@ fn sockets(args: &Args) -> io::Result<(OwnedSocket, Option<OwnedSocket>, bool)> 
         s.socket.set_nonblocking(true)?;
         println!(
             "listening {} {} (socket-activated, fd name {:?})",
-            if s.ty == Type::DGRAM { "udp" } else { "tcp" },
+            kind(&s.socket, s.ty),
             show(&s.socket),
             s.name
         );
@@ -681,10 +691,27 @@ fn sockets(args: &Args) -> io::Result<(OwnedSocket, Option<OwnedSocket>, bool)> 
     Ok((tcp, udp, true))
 }
 
+/// The socket's address as `SockAddr`'s Display prints it: std's form for
+/// IP, the path, `@name` or `(unnamed)` for Unix.
 fn show(s: &OwnedSocket) -> String {
-    match s.local_addr().ok().and_then(|a| a.as_socket()) {
-        Some(a) => a.to_string(),
-        None => "?".into(),
+    match s.local_addr() {
+        Ok(a) => a.to_string(),
+        Err(e) => format!("(getsockname: {e})"),
+    }
+}
+
+/// What a passed socket is, for the `listening` line: `tcp`/`udp` for IP,
+/// `unix`/`unix datagram` for a Unix socket (a path given to the
+/// activator's `-l`).
+fn kind(s: &OwnedSocket, ty: Type) -> &'static str {
+    let unix = s
+        .local_addr()
+        .is_ok_and(|a| a.domain() == Some(Domain::UNIX));
+    match (unix, ty == Type::DGRAM) {
+        (false, false) => "tcp",
+        (false, true) => "udp",
+        (true, false) => "unix",
+        (true, true) => "unix datagram",
     }
 }
 

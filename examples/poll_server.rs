@@ -98,7 +98,7 @@ use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 const LISTENER: Token = Token(usize::MAX);
@@ -562,20 +562,86 @@ const DEMO_LINES: usize = 5;
 /// The demonstration client that leaves with a reset: the second accepted.
 const RESET_CLIENT: u64 = 2;
 
+/// How long a demonstration client waits for the others at a [`Gate`]: as
+/// long as it waits for a line from the server.
+const DEMO_WAIT: Duration = Duration::from_secs(20);
+
+/// A meeting point for the demonstration's clients, like std's `Barrier`
+/// but bounded: `wait` gives up after [`DEMO_WAIT`], or at once when a
+/// client has failed and called `abandon`. Under a tight fd limit
+/// (`prlimit --nofile=8:8`) the server cannot accept every client, and
+/// those it never accepts never arrive: every wait here ends by itself.
+struct Gate {
+    /// How many clients have arrived, and whether one has given up.
+    state: Mutex<(usize, bool)>,
+    arrived: Condvar,
+    count: usize,
+}
+
+impl Gate {
+    fn new(count: usize) -> Gate {
+        Gate {
+            state: Mutex::new((0, false)),
+            arrived: Condvar::new(),
+            count,
+        }
+    }
+
+    /// Waits until all `count` clients have arrived; `TimedOut` after
+    /// `DEMO_WAIT`, or an error as soon as one abandons.
+    fn wait(&self, what: &str) -> io::Result<()> {
+        let deadline = Instant::now() + DEMO_WAIT;
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.0 += 1;
+        self.arrived.notify_all();
+        loop {
+            if s.0 >= self.count {
+                return Ok(());
+            }
+            if s.1 {
+                return Err(io::Error::other(format!(
+                    "{what}: another client failed first"
+                )));
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "{what}: {} of {} clients arrived in {DEMO_WAIT:?}",
+                        s.0, self.count
+                    ),
+                ));
+            };
+            s = self
+                .arrived
+                .wait_timeout(s, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// A client failed: the others stop waiting for it.
+    fn abandon(&self) {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
+        self.arrived.notify_all();
+    }
+}
+
 /// A demonstration client: read the welcome, wait for the others, send
 /// `DEMO_LINES` lines, receive every line of the others in order, wait
 /// until everyone has, then leave: with a FIN (shutdown, then read until
 /// the server closes) or, for the one whose socket has `SO_LINGER` 0, by
 /// dropping the socket, which resets the connection.
 fn demo_client(
-    stream: TcpStream,
+    shared: Arc<TcpStream>,
     reset: bool,
-    joined: &Barrier,
-    received: &Barrier,
+    joined: &Gate,
+    received: &Gate,
 ) -> io::Result<u64> {
     let bad = |what: String| io::Error::other(what);
+    let stream: &TcpStream = &shared;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
-    let mut reader = BufReader::new(&stream);
+    let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let number: u64 = line
@@ -583,9 +649,11 @@ fn demo_client(
         .and_then(|r| r.split(':').next())
         .and_then(|n| n.parse().ok())
         .ok_or_else(|| bad(format!("not a welcome: {line:?}")))?;
-    joined.wait();
+    joined.wait("waiting for the others to join")?;
+    // `&TcpStream` is `Write`: a mutable binding of the reference.
+    let mut out = stream;
     for i in 0..DEMO_LINES {
-        writeln!(&stream, "message {i} from client {number}")?;
+        writeln!(out, "message {i} from client {number}")?;
     }
     let mut from: BTreeMap<u64, usize> = BTreeMap::new();
     while from.values().sum::<usize>() < (DEMO_CLIENTS - 1) * DEMO_LINES {
@@ -616,11 +684,11 @@ fn demo_client(
     }
     // The server has read every line of every client: nothing of ours is
     // left unread when we go.
-    received.wait();
+    received.wait("waiting for the others to receive every line")?;
     if reset {
         // SO_LINGER 0 was set: this close sends a RST, not a FIN.
         drop(reader);
-        drop(stream);
+        drop(shared);
         return Ok(number);
     }
     // Leave only once the server has seen the reset, so that it meets the
@@ -704,12 +772,18 @@ fn main() {
     let secs = args.secs.or(args.conns.is_none().then_some(300));
     let deadline = secs.map(|s| Instant::now() + Duration::from_secs(s));
     let mut clients = Vec::new();
+    // Each demonstration client's socket and the gates, to end them if
+    // the demonstration runs out of time.
+    let mut ends = Vec::new();
+    let mut sockets: Vec<Weak<TcpStream>> = Vec::new();
     if demo {
         println!(
             "demonstration: {DEMO_CLIENTS} clients, {DEMO_LINES} lines each; client 2 leaves with a reset (to chat yourself: poll_server 127.0.0.1:9034 --conns 2, then nc 127.0.0.1 9034 in two terminals)"
         );
-        let joined = Arc::new(Barrier::new(DEMO_CLIENTS));
-        let received = Arc::new(Barrier::new(DEMO_CLIENTS));
+        let joined = Arc::new(Gate::new(DEMO_CLIENTS));
+        let received = Arc::new(Gate::new(DEMO_CLIENTS));
+        ends.push(Arc::clone(&joined));
+        ends.push(Arc::clone(&received));
         for k in 0..DEMO_CLIENTS {
             // Accepted in connect order: k = 1 becomes client 2.
             let reset = k + 1 == RESET_CLIENT as usize;
@@ -720,9 +794,18 @@ fn main() {
                     std::process::exit(1);
                 }
             };
+            // The client thread holds the only strong reference: its
+            // drop closes the socket (client 2's reset needs that).
+            let stream = Arc::new(stream);
+            sockets.push(Arc::downgrade(&stream));
             let (joined, received) = (Arc::clone(&joined), Arc::clone(&received));
             clients.push(std::thread::spawn(move || {
-                demo_client(stream, reset, &joined, &received)
+                let r = demo_client(stream, reset, &joined, &received);
+                if r.is_err() {
+                    joined.abandon();
+                    received.abandon();
+                }
+                r
             }));
         }
     } else {
@@ -739,6 +822,21 @@ fn main() {
         );
     }
     let result = server.run(args.conns, deadline);
+    if demo && server.stats.closed < DEMO_CLIENTS as u64 {
+        // Out of time (under a tight fd limit the server cannot accept
+        // every client): end the clients' reads and waits, so that they,
+        // and this program, stop now.
+        eprintln!(
+            "poll_server: the demonstration ran out of time with {} of {DEMO_CLIENTS} clients done; ending the others",
+            server.stats.closed
+        );
+        for s in sockets.iter().filter_map(Weak::upgrade) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        for gate in &ends {
+            gate.abandon();
+        }
+    }
     let mut ok = result.is_ok();
     if let Err(e) = result {
         eprintln!("poll_server: {e}");

@@ -6,7 +6,10 @@
 //! come back through its signalfd with this test's pid as the sender; after
 //! SIGTERM new connections are refused while the current client is still
 //! served; the clients hang up, the daemon drains and exits 0. A second
-//! run per backend nests two activators for TCP plus UDP.
+//! run per backend nests two activators for TCP plus UDP. The daemon gets
+//! `--only-copy` there, and the activator commands in the example's header
+//! must be exactly the ones run here. A Unix listener (`-l PATH`) is
+//! reported as `listening unix PATH`.
 //!
 //! The activator listens on fixed 127.0.0.1 ports only (never `-l PORT`
 //! alone, which listens on every interface). The example binary is found
@@ -108,8 +111,9 @@ impl Daemon {
         (d, port)
     }
 
+    /// Under the activator(s), with [`ACTIVATED`], as the header says.
     fn start(activator_args: &[String], backend: Backend) -> Daemon {
-        Daemon::start_with(activator_args, backend, &[])
+        Daemon::start_with(activator_args, backend, ACTIVATED)
     }
 
     /// As `start`, with more arguments for the daemon.
@@ -241,16 +245,62 @@ fn figure(line: &str, what: &str) -> u64 {
     words[i - 1].parse().unwrap()
 }
 
+/// The daemon's arguments under systemd-socket-activate, which execs it
+/// and keeps no copy of the listener: what the header's commands give.
+const ACTIVATED: &[&str] = &["--only-copy"];
+
+/// The header's single activator, on `port`.
+fn single_activator(port: u16) -> Vec<String> {
+    vec![
+        "-l".into(),
+        format!("127.0.0.1:{port}"),
+        "--fdname=echo".into(),
+    ]
+}
+
+/// The header's nested activators. `--datagram` applies to every -l of one
+/// run: two activators, the inner one naming both fds in order.
+fn nested_activators(tport: u16, uport: u16) -> Vec<String> {
+    vec![
+        "-l".into(),
+        format!("127.0.0.1:{tport}"),
+        "systemd-socket-activate".into(),
+        "--datagram".into(),
+        "-l".into(),
+        format!("127.0.0.1:{uport}"),
+        "--fdname=tcp:udp".into(),
+    ]
+}
+
+/// The header's systemd-socket-activate commands are the ones these tests
+/// run (ports 7777 and 7778 there), `--only-copy` included: without it a
+/// user who copies them gets the queued clients reset at SIGTERM.
+#[test]
+fn header_commands_are_what_the_tests_run() {
+    let source =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/daemon.rs"))
+            .unwrap();
+    let commands: Vec<&str> = source
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!   systemd-socket-activate "))
+        .collect();
+    let daemon = format!("target/debug/examples/daemon {}", ACTIVATED.join(" "));
+    assert_eq!(
+        commands,
+        [
+            format!(
+                "{} {daemon} --backend epoll",
+                single_activator(7777).join(" ")
+            ),
+            format!("{} {daemon}", nested_activators(7777, 7778).join(" ")),
+        ],
+        "the header's commands"
+    );
+}
+
 fn tcp_under_activation(b: Backend) {
     let port = free_port_tcp();
-    let mut d = Daemon::start(
-        &[
-            "-l".into(),
-            format!("127.0.0.1:{port}"),
-            "--fdname=echo".into(),
-        ],
-        b,
-    );
+    let mut d = Daemon::start(&single_activator(port), b);
     // The first connection makes the activator exec the daemon.
     let mut c1 = connect_when_ready(port);
     exchange(&mut c1, &["hello\n"]);
@@ -284,8 +334,9 @@ fn tcp_under_activation(b: Backend) {
     assert_eq!(
         term,
         format!(
-            "SIGTERM from pid {me}: draining: stopped accepting, waiting for 2 connections (at most 10 s)"
-        )
+            "SIGTERM from pid {me}: draining: stopped accepting, took 0 from the accept queue first, waiting for 2 connections (at most 10 s)"
+        ),
+        "--only-copy: the queue (empty) is served before the listener closes"
     );
     // The listener is closed before that line is printed: refused now.
     let e = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
@@ -305,20 +356,7 @@ fn tcp_under_activation(b: Backend) {
 
 fn tcp_and_udp_under_nested_activators(b: Backend) {
     let (tport, uport) = (free_port_tcp(), free_port_udp());
-    // --datagram applies to every -l of one run: two activators, the inner
-    // one naming both fds in order.
-    let mut d = Daemon::start(
-        &[
-            "-l".into(),
-            format!("127.0.0.1:{tport}"),
-            "systemd-socket-activate".into(),
-            "--datagram".into(),
-            "-l".into(),
-            format!("127.0.0.1:{uport}"),
-            "--fdname=tcp:udp".into(),
-        ],
-        b,
-    );
+    let mut d = Daemon::start(&nested_activators(tport, uport), b);
     let mut c = connect_when_ready(tport);
     // The first TCP connect starts it all, as the daemon's header says:
     // the outer activator execs the inner one, which finds the same
@@ -723,6 +761,55 @@ own_socket_on_every_backend!(
     poll: Poll,
     epoll: Epoll,
 );
+
+/// A Unix listener passed by the activator (`-l PATH`): the daemon says
+/// `listening unix PATH`, with the path as `SockAddr` prints it (it said
+/// `listening tcp ?`), and echoes over it.
+#[test]
+#[cfg_attr(
+    not(has_systemd_socket_activate),
+    ignore = "needs systemd-socket-activate"
+)]
+fn activated_with_a_unix_listener_says_so() {
+    use std::os::unix::net::UnixStream;
+    for b in Backend::ALL {
+        let path = std::env::temp_dir().join(format!(
+            "baresock-daemon-{}-{}.sock",
+            std::process::id(),
+            b.name()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let shown = path.to_str().unwrap().to_owned();
+        let mut d = Daemon::start(&["-l".into(), shown.clone(), "--fdname=echo".into()], b);
+        let start = Instant::now();
+        let c = loop {
+            match UnixStream::connect(&path) {
+                Ok(c) => break c,
+                Err(_) if start.elapsed() < Duration::from_secs(10) => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("{b}: activator never listened on {shown}: {e}"),
+            }
+        };
+        c.set_read_timeout(Some(LIMIT)).unwrap();
+        (&c).write_all(b"over unix\n").unwrap();
+        let mut echo = String::new();
+        BufReader::new(&c).read_line(&mut echo).unwrap();
+        assert_eq!(echo, "over unix\n", "{b}");
+        assert_eq!(
+            d.expect_line("listening"),
+            format!("listening unix {shown} (socket-activated, fd name \"echo\")"),
+            "{b}"
+        );
+        d.signal(Signal::SIGTERM);
+        d.expect_line("SIGTERM from pid");
+        drop(c);
+        let done = d.expect_line("drained:");
+        assert_eq!(figure(&done, "connections"), 1, "{b}: {done}");
+        assert!(d.wait_exit().success(), "{b}: saw {:#?}", d.seen);
+        let _ = std::fs::remove_file(&path);
+    }
+}
 
 /// Under systemd-socket-activate, which execs the daemon and keeps no copy
 /// of the listener, `--only-copy` says so: at SIGTERM the connections

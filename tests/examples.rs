@@ -8,7 +8,10 @@
 //! example that is missing, or older than the sources, is built first with
 //! `cargo build --example NAME` and this test's own features. Each example
 //! gets no arguments and no stdin, must exit 0 by itself within the hang
-//! guard, and must print something.
+//! guard, and must print something. The chat demonstrations must also end
+//! by themselves under a tight fd limit, where they cannot succeed.
+// pre_exec (to lower an example's RLIMIT_NOFILE) is unsafe.
+#![allow(unsafe_code)]
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -696,4 +699,62 @@ fn tour_narrates_every_poller_call_as_the_trace_shows_it() {
         "{}",
         section.join("\n")
     );
+}
+
+/// poll_server's and select_chat's demonstrations under RLIMIT_NOFILE 8:
+/// the server cannot accept every client, and the clients it never accepts
+/// time out. Before the fix the accepted client then waited forever at a
+/// `std::sync::Barrier` for the others, and the example never exited. Every
+/// wait is bounded now: each exits by itself (non-zero: its demonstration
+/// could not run) with the reason on stderr, before the hang guard.
+#[test]
+fn chat_demonstrations_exit_by_themselves_under_a_tight_fd_limit() {
+    let runs: Vec<_> = ["poll_server", "select_chat"]
+        .into_iter()
+        .map(|name| {
+            thread::spawn(move || {
+                let bin = example_binary(name).unwrap();
+                let mut cmd = Command::new(&bin);
+                cmd.process_group(0)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                // SAFETY: the closure runs in the forked child before exec
+                // and makes one async-signal-safe syscall (setrlimit); it
+                // touches no lock and allocates nothing.
+                unsafe {
+                    cmd.pre_exec(|| {
+                        nix::sys::resource::setrlimit(
+                            nix::sys::resource::Resource::RLIMIT_NOFILE,
+                            8,
+                            8,
+                        )
+                        .map_err(std::io::Error::from)
+                    });
+                }
+                let mut child = cmd.spawn().unwrap();
+                let stdout = drain(child.stdout.take().unwrap());
+                let stderr = drain(child.stderr.take().unwrap());
+                let status = wait_guarded(&mut child);
+                kill_group(&child);
+                let stdout = String::from_utf8_lossy(&stdout.join().unwrap()).into_owned();
+                let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).into_owned();
+                (name, status, stdout, stderr)
+            })
+        })
+        .collect();
+    for run in runs {
+        let (name, status, stdout, stderr) = run.join().unwrap();
+        let report = format!("{name}: {status:?}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+        let status =
+            status.unwrap_or_else(|| panic!("still running after {HANG_GUARD:?}: {report}"));
+        // Said why, whichever way it failed: out of time, or out of fds
+        // before its clients could connect.
+        if !status.success() {
+            assert!(
+                stderr.contains("ran out of time") || stderr.contains("Too many open files"),
+                "{report}"
+            );
+        }
+    }
 }

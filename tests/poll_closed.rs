@@ -6,6 +6,7 @@
 //! may open fds meanwhile (each holds `FD_NUMBERS` while it runs).
 
 mod common;
+mod support;
 
 use baresock::poll::{Backend, Events, Interest, Token};
 use common::*;
@@ -215,5 +216,81 @@ fn closed_fds_starve_no_live_fd() {
                 drop(dead_peers);
             }
         }
+    }
+}
+
+/// A closed registered fd whose number is at or above the kernel's fd
+/// table size (`fdt->max_fds`): select caps `nfds` there and leaves the
+/// bits above as the caller gave them, with no `EBADF`. Before the fix
+/// select and growable select took those bits as ready, on every wait,
+/// and spent the kernel's count on them, so the live ready fd was never
+/// reported. In a child: the fd table is made small by
+/// `unshare(CLONE_FILES)`, which copies it at the size of its open fds, as
+/// `fork` does (where the tester saw it).
+#[test]
+#[allow(unsafe_code)] // to own the fd fcntl(F_DUPFD) makes at a chosen number
+fn closed_fd_beyond_the_fd_table() {
+    const NAME: &str = "closed_fd_beyond_the_fd_table";
+    if !support::is_child(NAME) {
+        let _one_at_a_time = FD_NUMBERS.lock().unwrap_or_else(|e| e.into_inner());
+        support::run_child(NAME);
+        return;
+    }
+    use nix::fcntl::{FcntlArg, fcntl};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    const CAPACITY: usize = 1;
+    const WAITS: usize = 6;
+    // High numbers, far above the table a few open fds need (64 bits).
+    const HIGH: [i32; 2] = [900, 950];
+    for b in Backend::ALL {
+        let mut p = build(b);
+        let mut ev = Events::with_capacity(CAPACITY);
+        let (s, _peer) = unix_pair();
+        let (live, live_peer) = unix_pair();
+        for (k, &n) in HIGH.iter().enumerate() {
+            let raw = fcntl(s.as_fd(), FcntlArg::F_DUPFD_CLOEXEC(n)).unwrap();
+            assert_eq!(raw, n, "{n} is free in this child");
+            // SAFETY: fcntl(F_DUPFD_CLOEXEC) just returned this new fd,
+            // owned by nobody else.
+            let high = unsafe { OwnedFd::from_raw_fd(raw) };
+            p.register(high.as_fd(), Token(100 + k), Interest::READABLE)
+                .unwrap();
+            // Closed without deregistering.
+            drop(high);
+        }
+        p.register(live.as_fd(), Token(0), Interest::READABLE)
+            .unwrap();
+        live_peer.send(b"ready").unwrap();
+        // A fresh fd table sized to the fds open now, far below 900.
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_FILES).unwrap();
+
+        // epoll forgot the closed fds with their last descriptor.
+        let reported_closed = if b == Backend::Epoll { 0 } else { HIGH.len() };
+        let ready = 1 + reported_closed;
+        let window = ready.div_ceil(CAPACITY);
+        let mut seen: Vec<BTreeSet<usize>> = Vec::new();
+        for _ in 0..WAITS {
+            let n = p.wait(&mut ev, Some(Duration::ZERO)).unwrap();
+            assert_eq!(n, CAPACITY, "{b}: {ev:?}");
+            for e in &ev {
+                let is_closed = e.token().0 >= 100;
+                assert_eq!(e.is_error(), is_closed, "{b}: {e:?}");
+                assert!(e.is_readable(), "{b}: {e:?}");
+            }
+            seen.push(ev.iter().map(|e| e.token().0).collect());
+        }
+        let want: BTreeSet<usize> = std::iter::once(0)
+            .chain((0..reported_closed).map(|k| 100 + k))
+            .collect();
+        for (w, group) in seen.windows(window).enumerate() {
+            let union: BTreeSet<usize> = group.iter().flatten().copied().collect();
+            assert_eq!(
+                union,
+                want,
+                "{b}: waits {w}..{} (of {WAITS}) reported {seen:?}",
+                w + window
+            );
+        }
+        p.deregister(live.as_fd()).unwrap();
     }
 }

@@ -174,7 +174,16 @@
 //!   polls the others once more with a zero timeout: the wait does not
 //!   fail as a whole. The error events take their turn in the rotating
 //!   scan with the live fds, so however many fds were closed, every ready
-//!   fd is still reported within ceil(ready / capacity) waits.
+//!   fd is still reported within ceil(ready / capacity) waits. A closed
+//!   number at or above the size of the process's fd table (which grows
+//!   as fds are opened, and which `fork` copies at the size of the fds
+//!   open then) gets no `EBADF`: the kernel caps `nfds` at the table's
+//!   size and leaves the bits above as they were given. The backend counts
+//!   the bits left set (no syscall; only when the highest registered fd is
+//!   at least 64, below which every number is inside the table), and when
+//!   they outnumber select's answer it runs the same recovery. Such an fd
+//!   does not wake the wait: it is reported when the wait returns for a
+//!   ready fd or its timeout.
 //! - [`Epoll`]: the kernel forgets the registration when the last fd of
 //!   the open file closes ([epoll(7)], question 6). If a duplicate
 //!   (`dup`, `fork`, `SCM_RIGHTS`) is still open, the kernel keeps the

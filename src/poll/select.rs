@@ -41,6 +41,9 @@ trait SetStore: Send {
     fn prepare(&mut self, nfds: usize, used: Used);
     fn work_remove(&mut self, set: usize, fd: RawFd);
     fn work_contains(&self, set: usize, fd: RawFd) -> bool;
+    /// How many bits the working sets in use hold below `nfds`: after a
+    /// select, what the scan would take as ready.
+    fn work_count(&self, nfds: usize, used: Used) -> usize;
     /// One `select` over the working sets in use (NULL for the others).
     fn select(&mut self, nfds: usize, used: Used, timeout: Option<Duration>) -> io::Result<usize>;
 }
@@ -93,6 +96,20 @@ impl SetStore for FixedSets {
 
     fn work_contains(&self, set: usize, fd: RawFd) -> bool {
         sys::poll::fd_set_contains(&self.work[set], fd)
+    }
+
+    fn work_count(&self, nfds: usize, used: Used) -> usize {
+        // fd_set's words are private to libc: test the bits one by one
+        // (at most 1024 per set, a few hundred ns next to the syscall).
+        let mut n = 0;
+        for set in [READ, WRITE, EXCEPT] {
+            if used[set] {
+                n += (0..nfds as RawFd)
+                    .filter(|&fd| sys::poll::fd_set_contains(&self.work[set], fd))
+                    .count();
+            }
+        }
+        n
     }
 
     fn select(&mut self, nfds: usize, used: Used, timeout: Option<Duration>) -> io::Result<usize> {
@@ -166,6 +183,22 @@ impl SetStore for GrowSets {
     fn work_contains(&self, set: usize, fd: RawFd) -> bool {
         let (w, b) = word_bit(fd);
         self.work[set].get(w).is_some_and(|x| x & b != 0)
+    }
+
+    fn work_count(&self, nfds: usize, used: Used) -> usize {
+        let words = nfds.div_ceil(SELECT_WORD_BITS);
+        let mut n = 0;
+        for (work, used) in self.work.iter().zip(used) {
+            if used {
+                // Bits at or above nfds are never set: the master sets hold
+                // only registered fds, all below nfds.
+                n += work[..words]
+                    .iter()
+                    .map(|x| x.count_ones() as usize)
+                    .sum::<usize>();
+            }
+        }
+        n
     }
 
     fn select(&mut self, nfds: usize, used: Used, timeout: Option<Duration>) -> io::Result<usize> {
@@ -346,31 +379,46 @@ impl<S: SetStore> Core<S> {
         // not what this wait asked).
         let used = self.used();
         self.sets.prepare(self.nfds, used);
-        match self.sets.select(self.nfds, used, timeout) {
-            Ok(ready) => self.scan(events, used, ready, 0),
-            Err(e) if e.raw_os_error() == Some(libc::EBADF) => {
-                let ready = self.recover(used, e)?;
-                self.scan(events, used, ready, self.bad.len());
-                for k in 0..self.bad.len() {
-                    let i = self.bad[k];
-                    self.regs[i].closed = false;
-                }
+        let ready = match self.sets.select(self.nfds, used, timeout) {
+            Ok(ready) if !self.stale_bits(used, ready) => {
+                self.scan(events, used, ready, 0);
+                return Ok(events.len());
             }
+            Ok(_) => self.recover(used, None)?,
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) => self.recover(used, Some(e))?,
             Err(e) => return Err(e),
+        };
+        self.scan(events, used, ready, self.bad.len());
+        for k in 0..self.bad.len() {
+            let i = self.bad[k];
+            self.regs[i].closed = false;
         }
         Ok(events.len())
     }
 
-    /// The caller closed a registered fd, and the kernel failed the whole
-    /// select. Find the closed numbers (one `fcntl(F_GETFD)` each), mark
-    /// them for the scan (which reports an error event for each in its
-    /// turn, rotating with the live fds, so closed fds never crowd a ready
-    /// one out of `events`), and select once more over the others with a
-    /// zero timeout, so their readiness is not lost. Leaves the closed
-    /// registrations' indexes in `self.bad`.
+    /// Whether the working sets hold bits the kernel did not count: select
+    /// returns the number of bits it left set, but it caps `nfds` at the
+    /// size of the process's fd table (`fdt->max_fds`, at least one word of
+    /// bits, grown as fds are opened and copied at its open fds' size by
+    /// `fork`) and writes back only the bits below the cap. A bit above
+    /// keeps the caller's input: a closed fd the kernel never looked at,
+    /// with no `EBADF`. Counting the bits costs no syscall.
+    fn stale_bits(&self, used: Used, ready: usize) -> bool {
+        self.nfds > SELECT_WORD_BITS && self.sets.work_count(self.nfds, used) > ready
+    }
+
+    /// The caller closed a registered fd: the kernel failed the whole
+    /// select (`ebadf`), or left the closed fd's bits as given because its
+    /// number is beyond the fd table ([`Core::stale_bits`]). Find the
+    /// closed numbers (one `fcntl(F_GETFD)` each), mark them for the scan
+    /// (which reports an error event for each in its turn, rotating with
+    /// the live fds, so closed fds never crowd a ready one out of
+    /// `events`), and select once more over the others with a zero
+    /// timeout, so their readiness is not lost and no stale bit is left.
+    /// Leaves the closed registrations' indexes in `self.bad`.
     #[cold]
     #[inline(never)]
-    fn recover(&mut self, used: Used, ebadf: io::Error) -> io::Result<usize> {
+    fn recover(&mut self, used: Used, ebadf: Option<io::Error>) -> io::Result<usize> {
         self.bad.clear();
         for (i, reg) in self.regs.iter().enumerate() {
             if reg.armed
@@ -382,9 +430,11 @@ impl<S: SetStore> Core<S> {
                 self.bad.push(i);
             }
         }
-        if self.bad.is_empty() {
+        if let (true, Some(ebadf)) = (self.bad.is_empty(), ebadf) {
             return Err(ebadf);
         }
+        // With stale bits but no closed number found (the number was opened
+        // again since the select), the second select below answers for it.
         self.sets.prepare(self.nfds, used);
         for &i in &self.bad {
             for set in [READ, WRITE, EXCEPT] {
