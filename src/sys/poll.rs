@@ -443,11 +443,10 @@ pub(crate) fn epoll_pwait2(
     #[cfg(feature = "stats")]
     super::stats::record_timeout(ts.map(|ts| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)));
     let r = run(Syscall::EpollPwait2, 0, |_| {
+        // The timespec is the kernel's 16-byte __kernel_timespec on every
+        // target, and a NULL sigmask with size 0 leaves the mask alone.
         // SAFETY: epfd is borrowed for the call; events is writable for
-        // `max` entries; tsp is NULL or points at a __kernel_timespec (the
-        // 16-byte layout the kernel reads on every target) that lives
-        // across the call; a NULL sigmask with size 0 leaves the signal
-        // mask alone.
+        // `max` entries; tsp is NULL or points at `ts`, alive across it.
         let ret = unsafe {
             libc::syscall(
                 libc::SYS_epoll_pwait2,
