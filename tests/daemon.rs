@@ -446,7 +446,7 @@ fn out_of_fds_keeps_serving(b: Backend) {
     let pid = d.child.id();
     let mut full = false;
     for _ in 0..500 {
-        if fds_below(pid, NOFILE) == NOFILE {
+        if common::fds_below(pid, NOFILE) == NOFILE {
             full = true;
             break;
         }
@@ -500,7 +500,7 @@ fn sigterm_out_of_fds_serves_the_queue_later(b: Backend) {
     let pid = d.child.id();
     let full = (0..500).any(|_| {
         std::thread::sleep(Duration::from_millis(10));
-        fds_below(pid, NOFILE) == NOFILE
+        common::fds_below(pid, NOFILE) == NOFILE
     });
     assert!(
         full,
@@ -702,18 +702,6 @@ fn sigterm_during_a_connect_storm_drains_and_exits(b: Backend) {
     assert!(done.ends_with("exit 0"), "{b}: {done}");
     let status = d.wait_exit();
     assert!(status.success(), "{b}: {status:?}; saw {:#?}", d.seen);
-}
-
-/// How many of a process's fds are below `limit` (an fd inherited from
-/// the test runner may sit above a lowered RLIMIT_NOFILE).
-fn fds_below(pid: u32, limit: u64) -> u64 {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .filter(|e| {
-            let name = e.as_ref().unwrap().file_name();
-            name.to_str().unwrap().parse::<u64>().unwrap() < limit
-        })
-        .count() as u64
 }
 
 /// The daemon's UDP echo returns datagrams longer than 2,048 bytes whole,

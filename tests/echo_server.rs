@@ -158,18 +158,6 @@ fn large_message_survives_partial_writes() {
     }
 }
 
-/// How many of a process's fds are below `limit` (an fd inherited from
-/// the test runner may sit above a lowered RLIMIT_NOFILE).
-fn fds_below(pid: u32, limit: u64) -> u64 {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .filter(|e| {
-            let name = e.as_ref().unwrap().file_name();
-            name.to_str().unwrap().parse::<u64>().unwrap() < limit
-        })
-        .count() as u64
-}
-
 #[test]
 fn out_of_fds_pauses_accepting_instead_of_spinning() {
     const CLIENTS: usize = 100;
@@ -194,7 +182,7 @@ fn out_of_fds_pauses_accepting_instead_of_spinning() {
         assert_eq!(&echo, b"hello 0\n");
         let mut full = false;
         for _ in 0..200 {
-            if fds_below(pid, NOFILE) == NOFILE {
+            if common::fds_below(pid, NOFILE) == NOFILE {
                 full = true;
                 break;
             }

@@ -292,3 +292,15 @@ pub fn run_plain_tests<F: Fn()>(tests: &[(&'static str, F, Option<&'static str>)
         std::process::exit(1);
     }
 }
+
+/// How many of a process's fds are below `limit` (an fd inherited from
+/// the test runner may sit above a lowered RLIMIT_NOFILE).
+pub fn fds_below(pid: u32, limit: u64) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_str().unwrap().parse::<u64>().unwrap() < limit
+        })
+        .count() as u64
+}
