@@ -87,6 +87,8 @@ impl Daemon {
         .args(extra);
         if let Some(n) = nofile {
             use std::os::unix::process::CommandExt;
+            // rlim_t is 32-bit on i686: a larger ask is "unlimited" there.
+            let n = libc::rlim_t::try_from(n).unwrap_or(libc::rlim_t::MAX);
             // SAFETY: the closure runs in the forked child before exec and
             // makes one async-signal-safe syscall (setrlimit); it touches
             // no lock and allocates nothing.
@@ -611,6 +613,8 @@ fn out_of_fds_without_connections_retries_on_the_timer(b: Backend) {
 
 /// Process `pid`'s soft RLIMIT_NOFILE: set to `soft` if given (the hard
 /// limit kept). Returns the soft limit it had.
+// rlim_t is u64 here and u32 on i686: the conversion is needed there.
+#[allow(clippy::useless_conversion)]
 fn nofile(pid: u32, soft: Option<u64>) -> u64 {
     let mut old = libc::rlimit {
         rlim_cur: 0,
@@ -629,7 +633,8 @@ fn nofile(pid: u32, soft: Option<u64>) -> u64 {
     assert_eq!(r, 0, "prlimit: {}", io::Error::last_os_error());
     if let Some(soft) = soft {
         let new = libc::rlimit {
-            rlim_cur: soft,
+            // rlim_t is 32-bit on i686: a larger ask is "unlimited" there.
+            rlim_cur: libc::rlim_t::try_from(soft).unwrap_or(libc::rlim_t::MAX),
             rlim_max: old.rlim_max,
         };
         // SAFETY: `new` is a valid rlimit the kernel reads; no old value
@@ -644,7 +649,7 @@ fn nofile(pid: u32, soft: Option<u64>) -> u64 {
         };
         assert_eq!(r, 0, "prlimit: {}", io::Error::last_os_error());
     }
-    old.rlim_cur
+    u64::from(old.rlim_cur)
 }
 
 /// SIGTERM while clients connect without pause: the daemon takes only the

@@ -1017,8 +1017,9 @@ mod tests {
         let ts = |secs: i64, nanos: i64| {
             let mut p = vec![0u8; size_of::<libc::timespec>()];
             let at = std::mem::offset_of!(libc::timespec, tv_nsec);
-            let t = size_of::<libc::time_t>();
-            p[..t].copy_from_slice(&(secs as libc::time_t).to_ne_bytes());
+            // Two longs (asserted above the decoder); musl deprecates the
+            // time_t name, not the size.
+            p[..at].copy_from_slice(&(secs as libc::c_long).to_ne_bytes());
             p[at..].copy_from_slice(&(nanos as libc::c_long).to_ne_bytes());
             record(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &p)
         };
