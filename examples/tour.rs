@@ -649,10 +649,20 @@ fn wait_call(
         }
         // The kernel writes the ready events into the poller's buffer of
         // `capacity` entries (the trace shows what it wrote).
-        _ => format!(
-            "epoll_wait({epfd}, events, {capacity}, {})",
-            timeout.as_millis()
-        ),
+        // Named as the kernel sees it: musl's epoll_wait is
+        // epoll_pwait(..., NULL, 8), an empty signal mask and its size.
+        _ => {
+            let name = baresock::Syscall::EpollWait.name();
+            let mask = if name == "epoll_pwait" {
+                ", NULL, 8"
+            } else {
+                ""
+            };
+            format!(
+                "{name}({epfd}, events, {capacity}, {}{mask})",
+                timeout.as_millis()
+            )
+        }
     }
 }
 

@@ -541,12 +541,15 @@ fn never_reading_client_against_tcp_server() -> usize {
     // The SO_SNDTIMEO values set on the connection; whether a send has
     // stalled (short or EAGAIN) yet, and how many came back short.
     let (mut timeouts, mut stalled, mut shorts) = (Vec::new(), None::<String>, 0);
+    // A timeval is two longs: 16 bytes here, 8 on i686.
+    let word = std::mem::size_of::<libc::c_long>();
+    let tv_end = format!("\", {})", 2 * word);
+    let long = |b: &[u8]| libc::c_long::from_ne_bytes(b.try_into().unwrap()) as u64;
     for line in trace.lines() {
         if let Some(rest) = line.strip_prefix(&sndtimeo) {
-            let tv = strace_bytes(&rest[..rest.find("\", 16)").unwrap()]);
-            assert_eq!(tv.len(), 16, "{line}");
-            let secs = u64::from_le_bytes(tv[..8].try_into().unwrap());
-            let usecs = u64::from_le_bytes(tv[8..].try_into().unwrap());
+            let tv = strace_bytes(&rest[..rest.find(&tv_end).unwrap()]);
+            assert_eq!(tv.len(), 2 * word, "{line}");
+            let (secs, usecs) = (long(&tv[..word]), long(&tv[word..]));
             timeouts.push(Duration::from_secs(secs) + Duration::from_micros(usecs));
         } else if let Some(rest) = line.strip_prefix(&send) {
             if let Some(first) = &stalled {
@@ -645,7 +648,8 @@ fn tour_narrates_every_poller_call_as_the_trace_shows_it() {
         let (call, ret) = line.rsplit_once(" = ").unwrap();
         let ret = ret.split(' ').next().unwrap();
         match name {
-            "epoll_wait" => {
+            // epoll_pwait(…, NULL, 8) where libc makes that instead (musl).
+            "epoll_wait" | "epoll_pwait" => {
                 waits += 1;
                 // epoll_wait(EPFD, [what the kernel wrote], MAX, TIMEOUT)
                 let (head, _) = call.split_once(", [").unwrap();
