@@ -649,14 +649,14 @@ fn wait_call(
         }
         // The kernel writes the ready events into the poller's buffer of
         // `capacity` entries (the trace shows what it wrote).
-        // Named as the kernel sees it: musl's epoll_wait is
-        // epoll_pwait(..., NULL, 8), an empty signal mask and its size.
+        // Named as the kernel sees it (and the trace prints it): musl's
+        // epoll_wait is epoll_pwait(..., NULL, 8), an empty signal mask
+        // and its size, and aarch64 has no epoll_wait syscall at all.
         _ => {
-            let name = baresock::Syscall::EpollWait.name();
-            let mask = if name == "epoll_pwait" {
-                ", NULL, 8"
+            let (name, mask) = if cfg!(any(target_env = "musl", target_arch = "aarch64")) {
+                ("epoll_pwait", ", NULL, 8")
             } else {
-                ""
+                ("epoll_wait", "")
             };
             format!(
                 "{name}({epfd}, events, {capacity}, {}{mask})",
