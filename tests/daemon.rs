@@ -527,23 +527,21 @@ fn sigterm_out_of_fds_serves_the_queue_later(b: Backend) {
     assert!(status.success(), "{b}: {status:?}; saw {:#?}", d.seen);
 }
 
-/// SIGTERM with connections waiting in the accept queue: the daemon is
-/// stopped (SIGSTOP), gets SIGTERM, and clients connect and send a line
-/// each; then SIGCONT. All of them are queued, complete, when it reads the
-/// SIGTERM. On its own
-/// socket it holds the only copy of the listener: closing it would reset
-/// them (it did: 5 of 5 lost), so it accepts them first and every client
-/// gets its echo.
-fn sigterm_serves_the_accept_queue(b: Backend) {
-    const CLIENTS: usize = 5;
-    let (mut d, port) = Daemon::serve(b, &[], None);
+/// With the daemon stopped, SIGTERM, then `n` clients that connect and
+/// send a line (queued, their connect done), then SIGCONT: each gets its
+/// echo, and the SIGTERM line says all `n` were taken from the queue.
+/// SIGTERM is pending while stopped (blocked, for the signalfd) and ready
+/// before the listener: every backend reports it first, so the daemon
+/// reads it before it has accepted any of the clients.
+fn queue_clients_through_sigterm(
+    d: &mut Daemon,
+    port: u16,
+    b: Backend,
+    n: usize,
+) -> Vec<BufReader<TcpStream>> {
     d.signal(Signal::SIGSTOP);
-    // Pending while stopped (blocked, for the signalfd), and ready before
-    // the listener: every backend reports it first, so the daemon reads
-    // the SIGTERM before it has accepted any of the clients below.
     d.signal(Signal::SIGTERM);
-    let mut clients: Vec<BufReader<TcpStream>> =
-        (0..CLIENTS).map(|_| connect_when_ready(port)).collect();
+    let mut clients: Vec<BufReader<TcpStream>> = (0..n).map(|_| connect_when_ready(port)).collect();
     for (i, c) in clients.iter_mut().enumerate() {
         writeln!(c.get_mut(), "queued {i}").unwrap();
     }
@@ -556,9 +554,23 @@ fn sigterm_serves_the_accept_queue(b: Backend) {
     }
     let term = d.expect_line("SIGTERM from pid");
     assert!(
-        term.contains(&format!("took {CLIENTS} from the accept queue first")),
+        term.contains(&format!("took {n} from the accept queue first")),
         "{b}: {term}"
     );
+    clients
+}
+
+/// SIGTERM with connections waiting in the accept queue: the daemon is
+/// stopped (SIGSTOP), gets SIGTERM, and clients connect and send a line
+/// each; then SIGCONT. All of them are queued, complete, when it reads the
+/// SIGTERM. On its own
+/// socket it holds the only copy of the listener: closing it would reset
+/// them (it did: 5 of 5 lost), so it accepts them first and every client
+/// gets its echo.
+fn sigterm_serves_the_accept_queue(b: Backend) {
+    const CLIENTS: usize = 5;
+    let (mut d, port) = Daemon::serve(b, &[], None);
+    let clients = queue_clients_through_sigterm(&mut d, port, b, CLIENTS);
     // The listener is closed once the queue is taken: refused now.
     let e = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "{b}");
@@ -824,26 +836,7 @@ fn activated_with_only_copy_serves_the_accept_queue_at_sigterm() {
         let mut first = connect_when_ready(port);
         exchange(&mut first, &["first\n"]);
         d.expect_line("daemon: pid");
-        d.signal(Signal::SIGSTOP);
-        // As in sigterm_serves_the_accept_queue: SIGTERM is ready first.
-        d.signal(Signal::SIGTERM);
-        let mut clients: Vec<BufReader<TcpStream>> =
-            (0..CLIENTS).map(|_| connect_when_ready(port)).collect();
-        for (i, c) in clients.iter_mut().enumerate() {
-            writeln!(c.get_mut(), "queued {i}").unwrap();
-        }
-        d.signal(Signal::SIGCONT);
-        for (i, c) in clients.iter_mut().enumerate() {
-            let mut echo = String::new();
-            c.read_line(&mut echo)
-                .unwrap_or_else(|e| panic!("{b}: queued client {i}: {e}"));
-            assert_eq!(echo, format!("queued {i}\n"), "{b}");
-        }
-        let term = d.expect_line("SIGTERM from pid");
-        assert!(
-            term.contains(&format!("took {CLIENTS} from the accept queue first")),
-            "{b}: {term}"
-        );
+        let clients = queue_clients_through_sigterm(&mut d, port, b, CLIENTS);
         drop(clients);
         drop(first);
         let done = d.expect_line("drained:");
