@@ -169,6 +169,33 @@ impl Daemon {
         kill(self.pid(), sig).unwrap();
     }
 
+    /// SIGSTOP, then wait (bounded by LIMIT) until the kernel shows the
+    /// daemon stopped (`T` in /proc/PID/stat). kill(2) returns once the
+    /// signal is queued, not once the target has stopped: a daemon woken
+    /// by it may still be scanning its fds in poll(2), one at a time, and
+    /// a scan that passed the signalfd before a SIGTERM and reaches the
+    /// listener after a connect reports the listener alone (seen once in
+    /// CI, on the poll backend: the queue was accepted before the SIGTERM
+    /// was read). Stopped, its wait is restarted after SIGCONT and sees
+    /// everything that happened meanwhile at once.
+    fn stop(&self) {
+        self.signal(Signal::SIGSTOP);
+        let stat = format!("/proc/{}/stat", self.child.id());
+        let start = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&stat).unwrap();
+            // "PID (COMM) STATE ...": COMM may hold spaces and parentheses.
+            let state = text[text.rfind(')').unwrap() + 1..]
+                .split_whitespace()
+                .next();
+            if state == Some("T") {
+                return;
+            }
+            assert!(start.elapsed() < LIMIT, "the daemon never stopped: {text}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// The next line that starts with `prefix` (bounded by LIMIT).
     #[track_caller]
     fn expect_line(&mut self, prefix: &str) -> String {
@@ -531,15 +558,17 @@ fn sigterm_out_of_fds_serves_the_queue_later(b: Backend) {
 /// send a line (queued, their connect done), then SIGCONT: each gets its
 /// echo, and the SIGTERM line says all `n` were taken from the queue.
 /// SIGTERM is pending while stopped (blocked, for the signalfd) and ready
-/// before the listener: every backend reports it first, so the daemon
-/// reads it before it has accepted any of the clients.
+/// before the listener: every backend reports it first (poll and select by
+/// registration order, epoll by its ready list), so the daemon reads it
+/// before it has accepted any of the clients. That needs the daemon
+/// stopped, not just sent SIGSTOP, before the SIGTERM: [`Daemon::stop`].
 fn queue_clients_through_sigterm(
     d: &mut Daemon,
     port: u16,
     b: Backend,
     n: usize,
 ) -> Vec<BufReader<TcpStream>> {
-    d.signal(Signal::SIGSTOP);
+    d.stop();
     d.signal(Signal::SIGTERM);
     let mut clients: Vec<BufReader<TcpStream>> = (0..n).map(|_| connect_when_ready(port)).collect();
     for (i, c) in clients.iter_mut().enumerate() {
