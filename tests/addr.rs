@@ -499,7 +499,7 @@ fn debug_names_the_family_and_the_address() {
         ),
         (SockAddr::unix_unnamed(), "SockAddr(AF_UNIX unnamed)"),
         (
-            SockAddr::from_bytes(&[0x11, 0x00, 1, 2, 3]).unwrap(),
+            SockAddr::from_bytes(&fam(17, &[1, 2, 3])).unwrap(),
             "SockAddr(family 17, data 010203)",
         ),
         (SockAddr::from_bytes(&[]).unwrap(), "SockAddr(none)"),
@@ -511,7 +511,7 @@ fn debug_names_the_family_and_the_address() {
     for (a, want) in cases {
         assert_eq!(format!("{a:?}"), want);
     }
-    let cut = SockAddr::from_bytes(&[2, 0, 0, 80]).unwrap();
+    let cut = SockAddr::from_bytes(&fam(2, &[0, 80])).unwrap();
     assert_eq!(
         format!("{cut:?}"),
         "SockAddr(invalid: socket address of family 2 is 4 bytes long, its struct needs 16, bytes 02000050)"
@@ -533,18 +533,18 @@ fn debug_shows_every_byte_equality_compares() {
         ),
         // Other families: same length, other bytes.
         (
-            SockAddr::from_bytes(&[0x11, 0, 1]).unwrap(),
-            SockAddr::from_bytes(&[0x11, 0, 2]).unwrap(),
+            SockAddr::from_bytes(&fam(17, &[1])).unwrap(),
+            SockAddr::from_bytes(&fam(17, &[2])).unwrap(),
         ),
         // Refused by decode: same length, other bytes.
         (
-            SockAddr::from_bytes(&[2, 0, 0, 80]).unwrap(),
-            SockAddr::from_bytes(&[2, 0, 0, 81]).unwrap(),
+            SockAddr::from_bytes(&fam(2, &[0, 80])).unwrap(),
+            SockAddr::from_bytes(&fam(2, &[0, 81])).unwrap(),
         ),
         // One path, with and without its NUL counted (nix's form).
         (
             SockAddr::unix("/x").unwrap(),
-            SockAddr::from_bytes(&[AF_UNIX as u8, 0, b'/', b'x']).unwrap(),
+            SockAddr::from_bytes(&fam(AF_UNIX, b"/x")).unwrap(),
         ),
     ];
     for (a, b) in pairs {
@@ -692,11 +692,11 @@ fn display_is_std_for_ip_and_escaped_for_unix() {
         (SockAddr::unix_abstract(b"a\0b\xff").unwrap(), r"@a\0b\xff"),
         (SockAddr::unix_unnamed(), "(unnamed)"),
         (
-            SockAddr::from_bytes(&[0x11, 0, 1, 0xab]).unwrap(),
+            SockAddr::from_bytes(&fam(17, &[1, 0xab])).unwrap(),
             "(family 17: 01ab)",
         ),
         (
-            SockAddr::from_bytes(&[2, 0, 0, 80]).unwrap(),
+            SockAddr::from_bytes(&fam(2, &[0, 80])).unwrap(),
             "(invalid: 02000050)",
         ),
         (SockAddr::from_bytes(&[]).unwrap(), "(none)"),
@@ -769,7 +769,7 @@ fn only_unix_addresses_convert_to_std_unix() {
     for a in [
         SockAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 1)),
         SockAddr::from(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 1, 0, 0)),
-        SockAddr::from_bytes(&[0x11, 0, 1]).unwrap(),
+        SockAddr::from_bytes(&fam(17, &[1])).unwrap(),
         // One byte: no family (the empty address, length 0, is the
         // kernel's "no address" and converts to unnamed: see below).
         SockAddr::from_bytes(&[1]).unwrap(),
@@ -824,4 +824,13 @@ fn an_unbound_unix_datagram_sender_is_the_empty_address() {
             .unwrap()
             .is_unnamed()
     );
+}
+
+/// A raw address: the family field in the machine's byte order (as
+/// `sa_family_t` is), then `rest`. Writing the family as `[2, 0]` would
+/// hold on little-endian machines only: on s390x those bytes are family 512.
+fn fam(family: u16, rest: &[u8]) -> Vec<u8> {
+    let mut bytes = family.to_ne_bytes().to_vec();
+    bytes.extend_from_slice(rest);
+    bytes
 }
