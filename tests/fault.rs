@@ -68,6 +68,30 @@ fn a_short_count_is_a_real_shorter_call() {
     assert_eq!(b.recv(&mut buf).unwrap(), 1);
 }
 
+/// A getsockopt whose kernel writes less of the struct than the crate
+/// reads (qemu-user 7.2 writes 4 bytes of `tcp_info`): `tcp_info` says
+/// InvalidData rather than report the unwritten fields as zeros (a listen
+/// queue of 0: the daemon example then closed a listener with five
+/// clients queued, and reset them). Enough bytes, and it answers.
+#[test]
+fn tcp_info_refuses_a_short_struct() {
+    use baresock::opt::TCP_INFO_MIN_LEN;
+    fault::clear();
+    let l = OwnedSocket::new(Domain::IPV4, Type::STREAM, Protocol::DEFAULT).unwrap();
+    for short in [0, 4, TCP_INFO_MIN_LEN - 1] {
+        fault::inject(Syscall::Getsockopt, 1, Fault::Short(short)).unwrap();
+        let e = l.tcp_info().unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{short}: {e}");
+        assert!(
+            e.to_string().contains(&format!("wrote {short} bytes")),
+            "{e}"
+        );
+    }
+    fault::inject(Syscall::Getsockopt, 1, Fault::Short(TCP_INFO_MIN_LEN)).unwrap();
+    assert_eq!(l.tcp_info().unwrap().state, baresock::opt::TcpInfo::CLOSE);
+    assert_eq!(fault::pending(), 0);
+}
+
 #[test]
 fn close_always_closes_then_reports_the_injected_error() {
     fault::clear();

@@ -76,7 +76,7 @@ mod socket;
 mod tcp;
 
 pub use socket::PeerCred;
-pub use tcp::TcpInfo;
+pub use tcp::{TCP_INFO_MIN_LEN, TcpInfo};
 
 /// A socket option: its level and name, tied to its C value type.
 struct Opt<T> {
@@ -100,6 +100,12 @@ const IFNAMSIZ: usize = libc::IFNAMSIZ;
 
 fn get<T: OptVal>(s: &OwnedSocket, o: Opt<T>) -> io::Result<T> {
     sys::net::getsockopt::<T>(s.as_fd(), o.level, o.name).map(|(v, _)| v)
+}
+
+/// As [`get`], with the length the kernel wrote: for a struct whose tail
+/// a kernel (or an emulator) may leave unwritten.
+fn get_with_len<T: OptVal>(s: &OwnedSocket, o: Opt<T>) -> io::Result<(T, libc::socklen_t)> {
+    sys::net::getsockopt::<T>(s.as_fd(), o.level, o.name)
 }
 
 fn set<T: OptVal>(s: &OwnedSocket, o: Opt<T>, value: T) -> io::Result<()> {

@@ -3,10 +3,16 @@
 use std::io;
 use std::time::Duration;
 
-use super::{Int, Opt, get, get_bool, opt, secs_int, set, set_bool, to_int};
+use super::{Int, Opt, get, get_bool, get_with_len, opt, secs_int, set, set_bool, to_int};
 use crate::OwnedSocket;
 
 const TCP_INFO: Opt<libc::tcp_info> = opt(libc::IPPROTO_TCP, libc::TCP_INFO);
+
+/// The bytes of `struct tcp_info` that hold every field [`TcpInfo`]
+/// reports: up to and with `tcpi_total_retrans`, the end of the struct
+/// as Linux 2.6 first had it.
+pub const TCP_INFO_MIN_LEN: usize = std::mem::offset_of!(libc::tcp_info, tcpi_total_retrans) + 4;
+static_assertions::const_assert_eq!(TCP_INFO_MIN_LEN, 104);
 const TCP_KEEPCNT: Opt<Int> = opt(libc::IPPROTO_TCP, libc::TCP_KEEPCNT);
 const TCP_KEEPIDLE: Opt<Int> = opt(libc::IPPROTO_TCP, libc::TCP_KEEPIDLE);
 const TCP_KEEPINTVL: Opt<Int> = opt(libc::IPPROTO_TCP, libc::TCP_KEEPINTVL);
@@ -96,12 +102,27 @@ impl OwnedSocket {
     ///
     /// # Errors
     ///
-    /// Only on a socket that is not TCP: `EOPNOTSUPP` for IPv4 and Unix
+    /// On a socket that is not TCP: `EOPNOTSUPP` for IPv4 and Unix
     /// sockets, `ENOPROTOOPT` for IPv6 ones (see the
-    /// [module docs](crate::opt)).
+    /// [module docs](crate::opt)). [`io::ErrorKind::InvalidData`] when the
+    /// kernel wrote fewer than the first [`TCP_INFO_MIN_LEN`] bytes, which
+    /// hold every field [`TcpInfo`] has: Linux always writes them (it
+    /// writes `min(asked, its own struct)`, and its struct began with them
+    /// in 2.6), but an emulator may not (qemu-user 7.2 writes 4), and the
+    /// unwritten fields would read as zeros, a queue length of 0 among
+    /// them.
     #[doc(alias = "TCP_INFO")]
     pub fn tcp_info(&self) -> io::Result<TcpInfo> {
-        get(self, TCP_INFO).map(|i| super::decode::tcp_info(&i))
+        let (info, len) = get_with_len(self, TCP_INFO)?;
+        if (len as usize) < TCP_INFO_MIN_LEN {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "TCP_INFO: the kernel wrote {len} bytes, fewer than the {TCP_INFO_MIN_LEN} that hold its fields"
+                ),
+            ));
+        }
+        Ok(super::decode::tcp_info(&info))
     }
 
     /// `getsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT)` — how many unanswered

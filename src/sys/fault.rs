@@ -33,7 +33,9 @@ pub enum Fault {
     /// it, then fails).
     Errno(i32),
     /// Call the kernel with the buffer length cut to at most this many
-    /// bytes (0 included).
+    /// bytes (0 included). On `getsockopt` that is the option's length:
+    /// the kernel writes at most that many bytes and says so, as an older
+    /// kernel (or an emulator) with a smaller struct would.
     Short(usize),
 }
 
@@ -53,7 +55,7 @@ thread_local! {
 fn takes_a_length(call: Syscall) -> bool {
     matches!(
         call,
-        Syscall::Sendto | Syscall::Recvfrom | Syscall::Read | Syscall::Write
+        Syscall::Sendto | Syscall::Recvfrom | Syscall::Read | Syscall::Write | Syscall::Getsockopt
     )
 }
 

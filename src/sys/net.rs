@@ -358,7 +358,10 @@ pub(crate) fn getsockopt<T: OptVal>(
 ) -> io::Result<(T, libc::socklen_t)> {
     let mut value = MaybeUninit::<T>::zeroed();
     let mut len = mem::size_of::<T>() as libc::socklen_t;
-    let r = run(Syscall::Getsockopt, 0, |_| {
+    // The length is the one a scripted short count cuts (fault layer).
+    let r = run(Syscall::Getsockopt, len as usize, |cut| {
+        // cut <= size_of::<T>(), which came from a socklen_t.
+        len = cut as libc::socklen_t;
         // SAFETY: fd is borrowed for the call; value is writable for `len`
         // bytes and len is a valid out-parameter.
         ret_unit(unsafe {
