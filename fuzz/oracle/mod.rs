@@ -179,7 +179,7 @@ fn cmsg(level: i32, kind: i32, d: &[u8]) -> Want<'_> {
     let is = |n: usize| d.len() == n;
     match (level, kind) {
         (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
-            if !d.len().is_multiple_of(4) {
+            if d.len() % 4 != 0 {
                 return bad;
             }
             Want::Rights(d.chunks(4).map(|c| i32::from_ne_bytes(read(c))).collect())
