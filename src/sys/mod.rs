@@ -98,7 +98,8 @@ pub enum Syscall {
     /// `pselect6(2)`: the crate's `select`, made through `syscall(2)` as
     /// glibc makes it on x86_64, on every target
     Pselect6,
-    /// `poll(2)`
+    /// `poll(2)`; the kernel sees `ppoll` on aarch64, which has no
+    /// `poll`, and [`Syscall::name`] says so
     Poll,
     /// `epoll_create1(2)`
     EpollCreate1,
@@ -209,6 +210,8 @@ impl Syscall {
             Syscall::Read => "read",
             Syscall::Write => "write",
             Syscall::Pselect6 => "pselect6",
+            // aarch64 has no poll: libc makes ppoll.
+            Syscall::Poll if cfg!(target_arch = "aarch64") => "ppoll",
             Syscall::Poll => "poll",
             Syscall::EpollCreate1 => "epoll_create1",
             Syscall::EpollCtl => "epoll_ctl",

@@ -97,6 +97,18 @@ pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> io::Res
         ret_int(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) })
     })
     .map(|n| n as usize);
+    // aarch64 has no poll syscall: libc makes ppoll(fds, n, timeout as a
+    // timespec or NULL, NULL, 0) (checked with qemu-aarch64 -strace).
+    #[cfg(target_arch = "aarch64")]
+    strace!(
+        Syscall::Poll,
+        &t::Noted(&r, &PollRevents(&r, fds)),
+        "{}, {}, {}, NULL, 0",
+        PollFds(fds),
+        fds.len(),
+        PpollTimeout(timeout_ms)
+    );
+    #[cfg(not(target_arch = "aarch64"))]
     strace!(
         Syscall::Poll,
         &t::Noted(&r, &PollRevents(&r, fds)),
@@ -105,6 +117,27 @@ pub(crate) fn poll(fds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> io::Res
         fds.len()
     );
     r
+}
+
+/// poll's millisecond timeout as ppoll's timespec, as strace shows it:
+/// `NULL` for -1 (block).
+#[cfg(all(target_arch = "aarch64", feature = "trace"))]
+struct PpollTimeout(libc::c_int);
+
+#[cfg(all(target_arch = "aarch64", feature = "trace"))]
+impl std::fmt::Display for PpollTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 < 0 {
+            return f.write_str("NULL");
+        }
+        let ms = self.0 as u32;
+        write!(
+            f,
+            "{{tv_sec={}, tv_nsec={}}}",
+            ms / 1000,
+            (ms % 1000) * 1_000_000
+        )
+    }
 }
 
 /// The number of fds a `libc::fd_set` holds (1024 on Linux).
