@@ -68,6 +68,13 @@ fn main() {
         }
     }
     host_tools();
+    qemu_user();
+    // The triple, for tests that build an example themselves: a cross run
+    // must build the target's example, never the host's.
+    println!(
+        "cargo::rustc-env=BARESOCK_TARGET={}",
+        std::env::var("TARGET").unwrap_or_default()
+    );
     if !linux_like {
         println!(
             "cargo::warning=baresock is built and tested on Linux only; target_os={os} lacks capabilities the code relies on"
@@ -129,5 +136,23 @@ fn is_executable(path: &std::path::Path) -> bool {
     #[cfg(not(unix))]
     {
         meta.is_file()
+    }
+}
+
+/// Tests only, like `host_tools`: `qemu_user` when the target's binaries
+/// cannot run natively on the build host, so its tests run under
+/// qemu-user (scripts/qemu-test). Tests that need what qemu-user 7.2 does
+/// not emulate (some socket options and control messages, epoll_pwait2,
+/// strace of the target's own syscalls) say so as their ignore reason,
+/// `#[cfg_attr(qemu_user, ignore = "qemu-user: ...")]`. x86_64 hosts run
+/// i686 binaries natively.
+fn qemu_user() {
+    println!("cargo::rustc-check-cfg=cfg(qemu_user)");
+    let host = std::env::var("HOST").unwrap_or_default();
+    let host_arch = host.split('-').next().unwrap_or_default();
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let native = arch == host_arch || (host_arch == "x86_64" && arch == "x86");
+    if !native {
+        println!("cargo::rustc-cfg=qemu_user");
     }
 }

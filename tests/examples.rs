@@ -13,6 +13,8 @@
 // pre_exec (to lower an example's RLIMIT_NOFILE) is unsafe.
 #![allow(unsafe_code)]
 
+mod common;
+
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,10 @@ const HANG_GUARD: Duration = Duration::from_secs(60);
 const POLL_EVERY: Duration = Duration::from_millis(20);
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: getsockopt(TCP_INFO) writes 4 bytes, which tcp_info refuses, and the tour stops there"
+)]
 fn every_example_runs_and_exits_0() {
     let names = example_names();
     assert!(
@@ -148,6 +154,7 @@ fn example_binary(name: &str) -> Result<PathBuf, String> {
     let mut build = Command::new(cargo);
     build
         .args(["build", "--example", name])
+        .args(common::cargo_target_args())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null());
     // Build it the way this test was built: same profile, same features.
@@ -604,6 +611,10 @@ fn never_reading_client_against_tcp_server() -> usize {
 /// the trace shows it), never called "token 1".
 #[test]
 #[cfg_attr(not(feature = "trace"), ignore = "needs --features trace")]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: getsockopt(TCP_INFO) writes 4 bytes, which tcp_info refuses, and the tour stops there"
+)]
 fn tour_narrates_every_poller_call_as_the_trace_shows_it() {
     let bin = example_binary("tour").unwrap();
     // stdout (narration) and stderr (trace) into one pipe, so their order

@@ -424,6 +424,10 @@ fn now() -> Duration {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: SO_TIMESTAMPNS and other cmsg switches fail with ENOPROTOOPT"
+)]
 fn so_timestampns_received_is_plausible() {
     for ip in [IpAddr::from(LO4), IpAddr::from(LO6)] {
         let rx = udp_at(ip);
@@ -454,6 +458,10 @@ fn so_timestampns_received_is_plausible() {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: SO_TIMESTAMPNS and other cmsg switches fail with ENOPROTOOPT"
+)]
 fn several_messages_in_one_buffer() {
     let rx = udp_at(LO4);
     rx.set_recv_pktinfo_v4(true).unwrap();
@@ -711,6 +719,10 @@ fn msg_trunc_surfaces_in_flags() {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: its control-message translation differs from the kernel (MSG_CTRUNC, SCM_CREDENTIALS, SCM_RIGHTS room)"
+)]
 fn msg_ctrunc_cuts_at_the_first_message_that_does_not_fit() {
     let rx = udp_at(LO4);
     rx.set_recv_pktinfo_v4(true).unwrap();
@@ -808,6 +820,10 @@ fn send_fds(a: &OwnedSocket, fds: &[std::os::fd::BorrowedFd<'_>]) {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: its control-message translation differs from the kernel (MSG_CTRUNC, SCM_CREDENTIALS, SCM_RIGHTS room)"
+)]
 fn truncated_rights_hand_over_the_fds_that_arrived() {
     let (a, b) = unix_pair(Type::DGRAM);
     let (pipe_r, pipe_w) = nix::unistd::pipe().unwrap();
@@ -876,6 +892,10 @@ fn truncated_rights_hand_over_the_fds_that_arrived() {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: its control-message translation differs from the kernel (MSG_CTRUNC, SCM_CREDENTIALS, SCM_RIGHTS room)"
+)]
 fn credentials_then_rights_truncated_together() {
     let (a, b) = unix_pair(Type::DGRAM);
     b.set_pass_cred(true).unwrap();
@@ -1117,6 +1137,10 @@ fn send_msg_ebadf_for_an_fd_that_is_not_open() {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: its control-message translation differs from the kernel (MSG_CTRUNC, SCM_CREDENTIALS, SCM_RIGHTS room)"
+)]
 fn send_msg_einval_for_malformed_or_refused_messages() {
     let (a, _b) = unix_pair(Type::DGRAM);
     let udp = udp_at(LO4);
@@ -1310,6 +1334,10 @@ fn send_msg_pktinfo_enetunreach_and_enodev() {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: its control-message translation differs from the kernel (MSG_CTRUNC, SCM_CREDENTIALS, SCM_RIGHTS room)"
+)]
 fn recv_msg_errnos() {
     let udp = udp_at(LO4);
     udp.set_nonblocking(true).unwrap();
@@ -1345,6 +1373,10 @@ fn recv_msg_errnos() {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: SO_TIMESTAMPNS and other cmsg switches fail with ENOPROTOOPT"
+)]
 fn control_message_setters_errnos() {
     let unix = OwnedSocket::new(Domain::UNIX, Type::DGRAM, Protocol::DEFAULT).unwrap();
     let tcp4 = OwnedSocket::new(Domain::IPV4, Type::STREAM, Protocol::DEFAULT).unwrap();
@@ -1471,6 +1503,10 @@ fn unprivileged_credentials_checks() {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: scripts/qemu-test's user namespace; root there cannot switch uids or claim others' credentials as on the host"
+)]
 fn send_msg_credentials_eperm_esrch_and_what_root_may_claim() {
     if child_mode().as_deref() == Some("creds") {
         drop_root();

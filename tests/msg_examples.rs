@@ -5,6 +5,8 @@
 //! (target/<profile>/examples); when a narrower command did not, the test
 //! builds the one it needs with the same cargo.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,6 +23,7 @@ fn example(name: &str) -> PathBuf {
     if !path.exists() {
         let status = Command::new(env!("CARGO"))
             .args(["build", "--example", name])
+            .args(common::cargo_target_args())
             .status()
             .unwrap();
         assert!(status.success(), "building example {name}");

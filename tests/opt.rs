@@ -1003,6 +1003,7 @@ fn so_broadcast_gates_sends_to_the_loopback_broadcast_address() {
 }
 
 #[test]
+#[cfg_attr(qemu_user, ignore = "qemu-user: SO_BINDTODEVICE fails with EINVAL")]
 fn so_bindtodevice_binds_to_lo_and_unbinds() {
     let (s, port) = bound_udp4();
     assert_eq!(s.device().unwrap(), None);
@@ -1046,6 +1047,7 @@ fn so_bindtodevice_refuses_bad_names() {
 }
 
 #[test]
+#[cfg_attr(qemu_user, ignore = "qemu-user: SO_BINDTODEVICE fails with EINVAL")]
 fn so_bindtodevice_rebinding_needs_cap_net_raw() {
     if child_mode().as_deref() == Some("so_bindtodevice_rebinding_needs_cap_net_raw") {
         return rebind_without_cap_net_raw();
@@ -1154,6 +1156,10 @@ fn ip_ttl_round_trips_and_reaches_the_receiver() {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: IP_MULTICAST_IF reads fail (ENOPROTOOPT) and ip_mreqn joins fail (ENODEV)"
+)]
 fn ip_multicast_options_round_trip() {
     let s = udp4();
     // IP_MULTICAST_IF
@@ -1203,6 +1209,10 @@ fn ip_multicast_options_round_trip() {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: IP_MULTICAST_IF reads fail (ENOPROTOOPT) and ip_mreqn joins fail (ENODEV)"
+)]
 fn ip_multicast_join_and_leave_errors() {
     let g = group_v4(0);
     let lo = Ipv4Addr::LOCALHOST;
@@ -1252,6 +1262,10 @@ fn ip_multicast_join_and_leave_errors() {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: IP_MULTICAST_IF reads fail (ENOPROTOOPT) and ip_mreqn joins fail (ENODEV)"
+)]
 fn ip_multicast_join_beyond_igmp_max_memberships_is_enobufs() {
     let max = read_proc_int("/proc/sys/net/ipv4/igmp_max_memberships");
     assert!(
@@ -1295,6 +1309,10 @@ fn lo_sender(ttl: u32) -> OwnedSocket {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: IP_MULTICAST_IF reads fail (ENOPROTOOPT) and ip_mreqn joins fail (ENODEV)"
+)]
 fn ip_multicast_on_lo_delivers_to_members_and_stops_after_leave() {
     let g = group_v4(1);
     let r = lo_member(g, 0);
@@ -1338,6 +1356,10 @@ fn ip_multicast_on_lo_delivers_to_members_and_stops_after_leave() {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: IP_MULTICAST_IF reads fail (ENOPROTOOPT) and ip_mreqn joins fail (ENODEV)"
+)]
 fn ip_multicast_loop_off_does_not_stop_delivery_through_lo() {
     // lo is not a multicast device (no IFF_MULTICAST on most hosts;
     // checked either way by the namespace test): a datagram sent out
@@ -1416,6 +1438,10 @@ fn ipv6_unicast_hops_round_trip_and_reach_the_receiver() {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: IP_MULTICAST_IF reads fail (ENOPROTOOPT) and ip_mreqn joins fail (ENODEV)"
+)]
 fn ipv6_multicast_options_round_trip_without_joining() {
     let s = udp6();
     assert_eq!(s.multicast_hops_v6().unwrap(), 1);
@@ -1591,6 +1617,10 @@ fn tcp_user_timeout_round_trips_in_milliseconds() {
 }
 
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: getsockopt(TCP_INFO) writes 4 bytes, which tcp_info refuses"
+)]
 fn tcp_info_reports_the_connection_state() {
     // Not yet connected: CLOSE.
     let s = tcp4();

@@ -141,6 +141,7 @@ fn registration_costs() {
 }
 
 #[test]
+#[cfg_attr(qemu_user, ignore = "qemu-user: epoll_pwait2 is ENOSYS")]
 fn timeouts_reach_the_kernel_rounded_up() {
     let half_ms = Duration::from_micros(500);
     for b in Backend::ALL {
@@ -190,6 +191,7 @@ fn timeouts_reach_the_kernel_rounded_up() {
 }
 
 #[test]
+#[cfg_attr(qemu_user, ignore = "qemu-user: epoll_pwait2 is ENOSYS")]
 fn epoll_uses_pwait2_only_for_sub_millisecond_timeouts() {
     let mut p = build(Backend::Epoll);
     let mut ev = Events::with_capacity(4);
@@ -292,6 +294,7 @@ fn edge_oneshot_hangup_does_not_spin() {
 /// returning no event after at least that long by the clock (a wait can
 /// end late on a busy machine, never early).
 #[test]
+#[cfg_attr(qemu_user, ignore = "qemu-user: epoll_pwait2 is ENOSYS")]
 fn epoll_pwait2_waits_fractional_timeouts_as_asked() {
     let asked = [
         Duration::from_micros(300),

@@ -22,6 +22,8 @@
 //! socket syscalls cannot tell from a call the trace left out.
 #![cfg(feature = "trace")]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -92,12 +94,16 @@ fn example_path(name: &str) -> PathBuf {
             "--manifest-path",
         ])
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-        .arg("--target-dir")
+        .args(["--target", common::TARGET, "--target-dir"])
         .arg(&target)
         .status()
         .expect("run cargo to build the example");
     assert!(status.success(), "cargo build --example {name} failed");
-    target.join("debug").join("examples").join(name)
+    target
+        .join(common::TARGET)
+        .join("debug")
+        .join("examples")
+        .join(name)
 }
 
 /// Whether a built example is fresh and has the trace compiled in: only
@@ -438,6 +444,10 @@ fn run_and_compare_with(example: &str, args: &[&str]) -> usize {
 
 #[test]
 #[cfg_attr(not(has_strace), ignore = "needs strace")]
+#[cfg_attr(
+    all(has_strace, qemu_user),
+    ignore = "qemu-user: strace traces the emulator, not the target's syscalls"
+)]
 fn tour_trace_matches_strace() {
     let n = run_and_compare("tour");
     assert!(n > 100, "the tour traced only {n} calls");
@@ -445,24 +455,40 @@ fn tour_trace_matches_strace() {
 
 #[test]
 #[cfg_attr(not(has_strace), ignore = "needs strace")]
+#[cfg_attr(
+    all(has_strace, qemu_user),
+    ignore = "qemu-user: strace traces the emulator, not the target's syscalls"
+)]
 fn connect_timeout_trace_matches_strace() {
     run_and_compare("connect_timeout");
 }
 
 #[test]
 #[cfg_attr(not(has_strace), ignore = "needs strace")]
+#[cfg_attr(
+    all(has_strace, qemu_user),
+    ignore = "qemu-user: strace traces the emulator, not the target's syscalls"
+)]
 fn backends_trace_matches_strace() {
     run_and_compare("backends");
 }
 
 #[test]
 #[cfg_attr(not(has_strace), ignore = "needs strace")]
+#[cfg_attr(
+    all(has_strace, qemu_user),
+    ignore = "qemu-user: strace traces the emulator, not the target's syscalls"
+)]
 fn udp_echo_trace_matches_strace() {
     run_and_compare("udp_echo");
 }
 
 #[test]
 #[cfg_attr(not(has_strace), ignore = "needs strace")]
+#[cfg_attr(
+    all(has_strace, qemu_user),
+    ignore = "qemu-user: strace traces the emulator, not the target's syscalls"
+)]
 fn echo_server_trace_matches_strace() {
     run_and_compare("echo_server");
 }
@@ -471,6 +497,10 @@ fn echo_server_trace_matches_strace() {
 /// poll's result at 1024 bytes): the trace must stop where strace does.
 #[test]
 #[cfg_attr(not(has_strace), ignore = "needs strace")]
+#[cfg_attr(
+    all(has_strace, qemu_user),
+    ignore = "qemu-user: strace traces the emulator, not the target's syscalls"
+)]
 fn long_poll_and_epoll_arrays_match_strace() {
     for backend in ["poll", "epoll", "select"] {
         run_and_compare_with("echo_server", &[backend, "--clients", "40"]);
@@ -479,42 +509,70 @@ fn long_poll_and_epoll_arrays_match_strace() {
 
 #[test]
 #[cfg_attr(not(has_strace), ignore = "needs strace")]
+#[cfg_attr(
+    all(has_strace, qemu_user),
+    ignore = "qemu-user: strace traces the emulator, not the target's syscalls"
+)]
 fn select_chat_trace_matches_strace() {
     run_and_compare("select_chat");
 }
 
 #[test]
 #[cfg_attr(not(has_strace), ignore = "needs strace")]
+#[cfg_attr(
+    all(has_strace, qemu_user),
+    ignore = "qemu-user: strace traces the emulator, not the target's syscalls"
+)]
 fn poll_server_trace_matches_strace() {
     run_and_compare("poll_server");
 }
 
 #[test]
 #[cfg_attr(not(has_strace), ignore = "needs strace")]
+#[cfg_attr(
+    all(has_strace, qemu_user),
+    ignore = "qemu-user: strace traces the emulator, not the target's syscalls"
+)]
 fn misconceptions_trace_matches_strace() {
     run_and_compare("misconceptions");
 }
 
 #[test]
 #[cfg_attr(not(has_strace), ignore = "needs strace")]
+#[cfg_attr(
+    all(has_strace, qemu_user),
+    ignore = "qemu-user: strace traces the emulator, not the target's syscalls"
+)]
 fn tcp_server_trace_matches_strace() {
     run_and_compare("tcp_server");
 }
 
 #[test]
 #[cfg_attr(not(has_strace), ignore = "needs strace")]
+#[cfg_attr(
+    all(has_strace, qemu_user),
+    ignore = "qemu-user: strace traces the emulator, not the target's syscalls"
+)]
 fn tcp_client_trace_matches_strace() {
     run_and_compare("tcp_client");
 }
 
 #[test]
 #[cfg_attr(not(has_strace), ignore = "needs strace")]
+#[cfg_attr(
+    all(has_strace, qemu_user),
+    ignore = "qemu-user: strace traces the emulator, not the target's syscalls"
+)]
 fn datagram_trace_matches_strace() {
     run_and_compare("datagram");
 }
 
 #[test]
 #[cfg_attr(not(has_strace), ignore = "needs strace")]
+#[cfg_attr(
+    all(has_strace, qemu_user),
+    ignore = "qemu-user: strace traces the emulator, not the target's syscalls"
+)]
 fn broadcaster_trace_matches_strace() {
     run_and_compare("broadcaster");
 }
@@ -824,9 +882,11 @@ fn syscalls_of(example: &str) -> std::collections::BTreeSet<String> {
         .lines()
         .filter_map(call_of)
         // The map names glibc x86_64's calls: musl (and aarch64) make
-        // epoll_wait as epoll_pwait, which is the same row.
+        // epoll_wait as epoll_pwait, and aarch64 poll as ppoll, which are
+        // the same rows.
         .map(|c| match c.name.as_str() {
             "epoll_pwait" => "epoll_wait".to_owned(),
+            "ppoll" => "poll".to_owned(),
             _ => c.name,
         })
         .collect()
@@ -863,6 +923,10 @@ fn wait_bounded(example: &str, mut child: std::process::Child) -> std::process::
 /// syscall when run, and every syscall an example makes is in the map with
 /// that example named: the "shown in" column is true and complete.
 #[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: epoll_pwait2 is ENOSYS there, so examples make epoll_wait where the map says epoll_pwait2"
+)]
 fn readme_syscall_map_names_the_examples_that_make_each_syscall() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).expect("read README.md");

@@ -75,6 +75,10 @@ fn child() {
 
 #[test]
 #[cfg_attr(not(has_strace), ignore = "needs strace")]
+#[cfg_attr(
+    all(has_strace, qemu_user),
+    ignore = "qemu-user: strace traces the emulator, not the target's syscalls"
+)]
 fn trace_names_what_the_kernel_sees() {
     if std::env::var_os(CHILD_ENV).is_some() {
         child();

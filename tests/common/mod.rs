@@ -168,12 +168,35 @@ pub fn example_path(name: &str) -> PathBuf {
     let status = Command::new(cargo)
         .args(["build", "--quiet", "--example", name, "--manifest-path"])
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-        .arg("--target-dir")
+        .args(["--target", TARGET, "--target-dir"])
         .arg(&target)
         .status()
         .expect("run cargo to build the example");
     assert!(status.success(), "cargo build --example {name} failed");
-    target.join("debug").join("examples").join(name)
+    target
+        .join(TARGET)
+        .join("debug")
+        .join("examples")
+        .join(name)
+}
+
+/// The target triple these tests were built for (build.rs passes it). A
+/// test that builds an example itself passes `--target` with it: in a
+/// cross run (aarch64 under qemu) a plain `cargo build` would build and
+/// run the host's example instead.
+pub const TARGET: &str = env!("BARESOCK_TARGET");
+
+/// `--target TRIPLE` for a `cargo build` into the default target directory
+/// when this test binary was itself built with `--target` (it lives under
+/// target/TRIPLE/), so the example lands next to it; nothing for a plain
+/// native build (target/debug/), whose examples live there.
+pub fn cargo_target_args() -> Vec<&'static str> {
+    let exe = std::env::current_exe().unwrap();
+    if exe.components().any(|c| c.as_os_str() == TARGET) {
+        vec!["--target", TARGET]
+    } else {
+        Vec::new()
+    }
 }
 
 /// A test of a `harness = false` binary: its name, its body, and `Some`
@@ -187,10 +210,25 @@ pub type PlainTest = (&'static str, fn(), Option<&'static str>);
 /// again when PATH or a PATH directory changes, so installing the tool is
 /// enough. `.ci/run` finds the tools tests need by these reasons.
 pub const NEEDS_STRACE: Option<&str> = if cfg!(has_strace) {
-    None
+    QEMU_STRACE
 } else {
     Some("needs strace")
 };
+
+/// Under qemu-user (cfg `qemu_user`, see build.rs) strace is there but
+/// useless: it traces qemu, whose host syscalls are not the target's
+/// (aarch64 has no `poll`, qemu makes one for its `ppoll`) and whose
+/// signals and faults it injects into the emulator, not the program.
+pub const QEMU_STRACE: Option<&str> = if cfg!(qemu_user) {
+    Some(QEMU_STRACE_REASON)
+} else {
+    None
+};
+
+/// The reason, word for word as the libtest tests give it in
+/// `#[cfg_attr(all(has_strace, qemu_user), ignore = "...")]`.
+pub const QEMU_STRACE_REASON: &str =
+    "qemu-user: strace traces the emulator, not the target's syscalls";
 
 /// As [`NEEDS_STRACE`], for `systemd-socket-activate` (Debian's systemd
 /// package; cfg `has_systemd_socket_activate`).
