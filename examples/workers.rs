@@ -1,0 +1,639 @@
+//! workers: an echo server with one event loop per thread, and the ways
+//! those threads can share the work of accepting.
+//!
+//! What it teaches: one `Poller` per thread, each with its own
+//! connections, scales with the cores; the question is who accepts. The
+//! kernel gives a new connection to a listening socket, and how the
+//! threads share that socket decides which thread wakes for it:
+//!
+//! - `shared`: one listener, registered in every thread's poller. Every
+//!   connection wakes every thread waiting on it (the "thundering herd"):
+//!   one `accept4` wins, the others get `EAGAIN` and count an empty
+//!   wake-up.
+//! - `reuseport`: one listener per thread, all bound to the same port
+//!   with `SO_REUSEPORT`; the kernel hashes each new connection to one of
+//!   them, so one thread wakes, and the threads get about equal shares.
+//! - `handoff`: thread 0 alone accepts and hands each connection to a
+//!   worker in turn, through a queue and a `Waker` (an eventfd in the
+//!   worker's poller): even shares by construction, one extra wake-up
+//!   per connection, and one thread's accept rate as the ceiling.
+//!
+//! Each thread counts what it accepted, what it served to the end, its
+//! waits, and the waits that found the listener empty; they print at the
+//! end. Out of fds (`EMFILE`), a thread sets its listener aside, keeps
+//! serving, and takes it up again when a connection closes or its timer
+//! ticks, as the `daemon` example does.
+//!
+//! Stopping (SIGTERM or SIGINT): each thread takes its listener out of
+//! its poller, accepts what is queued (until `EAGAIN`), drops its copy,
+//! and serves its connections until they close. A handshake that
+//! completes after the last `accept4` and before the last copy of the
+//! listener closes is still reset: see the `daemon` example's notes.
+//!
+//! Syscalls: rt_sigprocmask, signalfd4, eventfd2 (the wakers), timerfd_*,
+//! socket, setsockopt(SO_REUSEADDR, SO_REUSEPORT), bind, listen,
+//! getsockname, accept4, recvfrom, sendto, close, kill (the
+//! demonstration signals itself), and the backend's wait.
+//!
+//! Run it:
+//! - `cargo run --example workers`: a demonstration. Two threads in each
+//!   mode in turn serve 200 connections from a client thread, then the
+//!   process sends itself SIGTERM, and each mode prints its counts.
+//! - `cargo run --example workers -- --serve --threads 4 --balance
+//!   reuseport`: serves on 127.0.0.1:PORT (printed) until SIGTERM.
+//!   Options: `--threads N` (1 to 64), `--balance shared|reuseport|handoff`,
+//!   `--backend epoll|poll|select|select-growable`, `--port P`.
+
+use baresock::poll::{
+    Backend, Events, Interest, Poller, Signal, SignalSet, Signals, Timer, Token, Waker,
+    block_signals,
+};
+use baresock::{Domain, OwnedSocket, Protocol, SockAddr, Type};
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const LISTENER: Token = Token(0);
+const WAKE: Token = Token(1);
+const TICK: Token = Token(2);
+const FIRST_CONN: usize = 3;
+/// The listen backlog: the kernel caps it at net.core.somaxconn.
+const BACKLOG: i32 = 4096;
+/// accept4 calls per readiness, so one thread cannot starve its own
+/// connections while a burst arrives.
+const ACCEPT_BATCH: usize = 64;
+/// Connections a handoff queue holds before the acceptor waits for room:
+/// memory stays bounded whatever the clients do.
+const QUEUE_CAP: usize = 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Balance {
+    Shared,
+    Reuseport,
+    Handoff,
+}
+
+impl Balance {
+    const ALL: [Balance; 3] = [Balance::Shared, Balance::Reuseport, Balance::Handoff];
+
+    fn name(self) -> &'static str {
+        match self {
+            Balance::Shared => "shared",
+            Balance::Reuseport => "reuseport",
+            Balance::Handoff => "handoff",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Balance> {
+        Balance::ALL.into_iter().find(|b| b.name() == s)
+    }
+}
+
+/// What one thread did, printed at the end.
+#[derive(Clone, Copy, Debug, Default)]
+struct Counts {
+    accepted: u64,
+    /// Connections handed to this thread by the acceptor (handoff).
+    received: u64,
+    /// Connections served until the client closed.
+    served: u64,
+    waits: u64,
+    /// Waits that reported the listener, and how many of those found
+    /// nothing to accept.
+    listener_wakeups: u64,
+    empty_wakeups: u64,
+    emfile_pauses: u64,
+}
+
+/// The connections the acceptor hands one worker (handoff), and the
+/// waker that tells it.
+struct Inbox {
+    queue: Mutex<VecDeque<OwnedSocket>>,
+    waker: Arc<Waker>,
+}
+
+/// What every thread shares: the stop flag and each thread's waker.
+struct Shared {
+    stop: AtomicBool,
+    wakers: Vec<Arc<Waker>>,
+}
+
+struct Conn {
+    sock: OwnedSocket,
+    /// Bytes read and not yet echoed (the kernel's send buffer was full).
+    out: Vec<u8>,
+}
+
+struct Worker {
+    id: usize,
+    poller: Box<dyn Poller>,
+    /// This thread's handle on a listener (its own, or the shared one).
+    listener: Option<Arc<OwnedSocket>>,
+    /// Out of fds: the listener is out of the poller until one frees up.
+    paused: bool,
+    tick: Timer,
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    counts: Counts,
+    /// handoff: the acceptor's outboxes (thread 0), or this worker's inbox.
+    outboxes: Vec<Arc<Inbox>>,
+    next_outbox: usize,
+    inbox: Option<Arc<Inbox>>,
+    shared: Arc<Shared>,
+    stopping: bool,
+}
+
+impl Worker {
+    fn open(&self) -> usize {
+        self.conns.len() - self.free.len()
+    }
+
+    fn run(mut self) -> io::Result<Counts> {
+        let mut events = Events::with_capacity(256);
+        loop {
+            if self.stopping && self.listener.is_none() && self.open() == 0 {
+                let inbox_empty = self
+                    .inbox
+                    .as_ref()
+                    .is_none_or(|i| i.queue.lock().unwrap().is_empty());
+                if inbox_empty {
+                    return Ok(self.counts);
+                }
+            }
+            self.counts.waits += 1;
+            match self.poller.wait(&mut events, None) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for event in &events {
+                match event.token() {
+                    LISTENER => {
+                        self.counts.listener_wakeups += 1;
+                        if self.accept(ACCEPT_BATCH)? == 0 {
+                            self.counts.empty_wakeups += 1;
+                        }
+                    }
+                    WAKE => self.on_wake()?,
+                    TICK => {
+                        let _ = self.tick.read();
+                        self.resume()?;
+                    }
+                    Token(t) => self.serve(t - FIRST_CONN)?,
+                }
+            }
+        }
+    }
+
+    /// Told to stop, or (handoff) given connections.
+    fn on_wake(&mut self) -> io::Result<()> {
+        if let Some(inbox) = self.inbox.clone() {
+            loop {
+                let next = inbox.queue.lock().unwrap().pop_front();
+                let Some(sock) = next else { break };
+                self.counts.received += 1;
+                self.adopt(sock)?;
+            }
+        }
+        if self.shared.stop.load(Ordering::Acquire) && !self.stopping {
+            self.stopping = true;
+            if let Some(l) = self.listener.take() {
+                if !self.paused {
+                    self.poller.deregister(l.as_fd())?;
+                }
+                // Take what is queued now, then drop our copy.
+                self.listener = Some(l);
+                while self.accept(usize::MAX)? > 0 {}
+                self.listener = None;
+                self.paused = false;
+                // The acceptor is done handing off: wake the workers so
+                // they see the stop too once their queue is empty.
+                for w in &self.shared.wakers {
+                    w.wake()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// accept4 until EAGAIN, at most `max` times; returns how many.
+    fn accept(&mut self, max: usize) -> io::Result<usize> {
+        let mut taken = 0;
+        while taken < max {
+            let Some(listener) = &self.listener else {
+                break;
+            };
+            match listener.accept_nonblocking() {
+                Ok((sock, _peer)) => {
+                    taken += 1;
+                    self.counts.accepted += 1;
+                    if self.outboxes.is_empty() {
+                        self.adopt(sock)?;
+                    } else {
+                        self.hand_off(sock)?;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+                    // The connection waits in the kernel's queue; watching
+                    // a listener we cannot accept from would spin.
+                    if !self.paused {
+                        self.poller.deregister(listener.as_fd())?;
+                        self.paused = true;
+                    }
+                    self.counts.emfile_pauses += 1;
+                    break;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ECONNABORTED) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(taken)
+    }
+
+    /// handoff: the next worker in turn gets the connection. A full queue
+    /// (the worker is behind) tries the next; all full, the connection
+    /// is closed rather than held without bound.
+    fn hand_off(&mut self, sock: OwnedSocket) -> io::Result<()> {
+        let n = self.outboxes.len();
+        for k in 0..n {
+            let inbox = &self.outboxes[(self.next_outbox + k) % n];
+            let mut q = inbox.queue.lock().unwrap();
+            if q.len() < QUEUE_CAP {
+                q.push_back(sock);
+                drop(q);
+                inbox.waker.wake()?;
+                self.next_outbox = (self.next_outbox + k + 1) % n;
+                return Ok(());
+            }
+        }
+        eprintln!("workers: every worker's queue is full: connection closed");
+        Ok(())
+    }
+
+    fn adopt(&mut self, sock: OwnedSocket) -> io::Result<()> {
+        let id = self.free.pop().unwrap_or_else(|| {
+            self.conns.push(None);
+            self.conns.len() - 1
+        });
+        if let Err(e) =
+            self.poller
+                .register(sock.as_fd(), Token(FIRST_CONN + id), Interest::READABLE)
+        {
+            // select refuses fds >= FD_SETSIZE: turn the client away.
+            eprintln!(
+                "workers: thread {}: cannot watch a connection: {e}",
+                self.id
+            );
+            self.free.push(id);
+            return Ok(());
+        }
+        self.conns[id] = Some(Conn {
+            sock,
+            out: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Echo: one recv per readiness, what the kernel does not take kept
+    /// and sent when writable (and nothing read meanwhile).
+    fn serve(&mut self, id: usize) -> io::Result<()> {
+        let Some(conn) = self.conns.get_mut(id).and_then(Option::as_mut) else {
+            return Ok(());
+        };
+        let mut done = false;
+        if conn.out.is_empty() {
+            let mut buf = [0u8; 16384];
+            match conn.sock.recv(&mut buf) {
+                Ok(0) => done = true,
+                Ok(n) => conn.out.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => done = true,
+            }
+        }
+        if !conn.out.is_empty() && !done {
+            match conn.sock.send(&conn.out) {
+                Ok(n) => {
+                    conn.out.drain(..n);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => done = true,
+            }
+        }
+        if done {
+            let conn = self.conns[id].take().expect("checked above");
+            self.poller.deregister(conn.sock.as_fd())?;
+            drop(conn);
+            self.free.push(id);
+            self.counts.served += 1;
+            return self.resume();
+        }
+        let want = if conn.out.is_empty() {
+            Interest::READABLE
+        } else {
+            Interest::WRITABLE
+        };
+        self.poller
+            .reregister(conn.sock.as_fd(), Token(FIRST_CONN + id), want)
+    }
+
+    /// An fd may be free again: watch the listener again if it was set
+    /// aside (stopping: take what is left of the queue instead).
+    fn resume(&mut self) -> io::Result<()> {
+        if !self.paused {
+            return Ok(());
+        }
+        let Some(l) = &self.listener else {
+            self.paused = false;
+            return Ok(());
+        };
+        self.poller
+            .register(l.as_fd(), LISTENER, Interest::READABLE)?;
+        self.paused = false;
+        Ok(())
+    }
+}
+
+/// A listening TCP socket on `addr`, with SO_REUSEPORT when asked.
+fn listen_on(addr: SocketAddr, reuseport: bool) -> io::Result<OwnedSocket> {
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let s = OwnedSocket::new(domain, Type::STREAM, Protocol::DEFAULT)?;
+    s.set_reuse_address(true)?;
+    if reuseport {
+        s.set_reuse_port(true)?;
+    }
+    s.bind(&SockAddr::from(addr))?;
+    s.listen(BACKLOG)?;
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+struct Config {
+    threads: usize,
+    balance: Balance,
+    backend: Backend,
+    addr: SocketAddr,
+}
+
+/// The running threads, each returning its counts.
+type Threads = Vec<std::thread::JoinHandle<io::Result<Counts>>>;
+
+/// Starts the threads; returns the address they listen on, what they
+/// share (to stop them), and the threads.
+fn start(cfg: &Config) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
+    let n = cfg.threads;
+    let mut pollers: Vec<Box<dyn Poller>> = Vec::with_capacity(n);
+    let mut wakers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut p = cfg.backend.build()?;
+        wakers.push(Arc::new(Waker::new(&mut *p, WAKE)?));
+        pollers.push(p);
+    }
+    // The listeners: one shared, one per thread, or one for the acceptor.
+    let first = listen_on(cfg.addr, cfg.balance == Balance::Reuseport)?;
+    let addr = first
+        .local_addr()?
+        .as_socket()
+        .expect("a TCP listener has an IP address");
+    let first = Arc::new(first);
+    let mut listeners: Vec<Option<Arc<OwnedSocket>>> = Vec::with_capacity(n);
+    for i in 0..n {
+        listeners.push(match cfg.balance {
+            Balance::Shared => Some(first.clone()),
+            Balance::Reuseport if i == 0 => Some(first.clone()),
+            Balance::Reuseport => Some(Arc::new(listen_on(addr, true)?)),
+            Balance::Handoff if i == 0 => Some(first.clone()),
+            Balance::Handoff => None,
+        });
+    }
+    drop(first);
+    // handoff: thread 0 accepts and hands to the others (to itself too
+    // with one thread).
+    let inboxes: Vec<Arc<Inbox>> = if cfg.balance == Balance::Handoff {
+        wakers
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| n == 1 || i > 0)
+            .map(|(_, w)| {
+                Arc::new(Inbox {
+                    queue: Mutex::new(VecDeque::new()),
+                    waker: w.clone(),
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let shared = Arc::new(Shared {
+        stop: AtomicBool::new(false),
+        wakers,
+    });
+    let mut handles = Vec::with_capacity(n);
+    for (i, (mut poller, listener)) in pollers.into_iter().zip(listeners).enumerate() {
+        if let Some(l) = &listener {
+            poller.register(l.as_fd(), LISTENER, Interest::READABLE)?;
+        }
+        let tick = Timer::periodic(Duration::from_secs(1))?;
+        poller.register(tick.as_fd(), TICK, Interest::READABLE)?;
+        let inbox = if cfg.balance == Balance::Handoff {
+            let k = if n == 1 { Some(0) } else { i.checked_sub(1) };
+            k.map(|k| inboxes[k].clone())
+        } else {
+            None
+        };
+        let worker = Worker {
+            id: i,
+            poller,
+            listener,
+            paused: false,
+            tick,
+            conns: Vec::new(),
+            free: Vec::new(),
+            counts: Counts::default(),
+            outboxes: if i == 0 { inboxes.clone() } else { Vec::new() },
+            next_outbox: 0,
+            inbox,
+            shared: shared.clone(),
+            stopping: false,
+        };
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("worker-{i}"))
+                .spawn(move || worker.run())?,
+        );
+    }
+    Ok((addr, shared, handles))
+}
+
+/// Waits for SIGTERM or SIGINT on `signals`, then stops every thread and
+/// prints their counts. Returns the counts.
+fn wait_and_stop(signals: &Signals, shared: &Shared, handles: Threads) -> io::Result<Vec<Counts>> {
+    let mut poller = Backend::Poll.build()?;
+    poller.register(signals.as_fd(), Token(0), Interest::READABLE)?;
+    let mut events = Events::with_capacity(1);
+    loop {
+        match poller.wait(&mut events, None) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        match signals.read() {
+            Ok(info) => {
+                println!("{} from pid {}: stopping", info.signal, info.pid);
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    shared.stop.store(true, Ordering::Release);
+    for w in &shared.wakers {
+        w.wake()?;
+    }
+    let mut all = Vec::new();
+    for (i, h) in handles.into_iter().enumerate() {
+        let c = h
+            .join()
+            .map_err(|_| io::Error::other(format!("thread {i} panicked")))??;
+        println!(
+            "  thread {i}: accepted {}, received {}, served {}, waits {}, listener wake-ups {} ({} empty), EMFILE pauses {}",
+            c.accepted,
+            c.received,
+            c.served,
+            c.waits,
+            c.listener_wakeups,
+            c.empty_wakeups,
+            c.emfile_pauses
+        );
+        all.push(c);
+    }
+    Ok(all)
+}
+
+/// The demonstration's client: `n` connections, one after another, each
+/// sending a message and reading its echo whole.
+fn clients(addr: SocketAddr, n: usize) -> io::Result<()> {
+    for i in 0..n {
+        let mut s = TcpStream::connect(addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let msg = format!("hello {i}\n");
+        s.write_all(msg.as_bytes())?;
+        let mut back = vec![0u8; msg.len()];
+        s.read_exact(&mut back)?;
+        if back != msg.as_bytes() {
+            return Err(io::Error::other(format!("connection {i}: wrong echo")));
+        }
+    }
+    Ok(())
+}
+
+fn parse_args() -> Result<(Config, bool), String> {
+    let mut cfg = Config {
+        threads: 2,
+        balance: Balance::Reuseport,
+        backend: Backend::Epoll,
+        addr: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
+    };
+    let mut serve = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--serve" => serve = true,
+            "--threads" => {
+                cfg.threads = value("--threads")?
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
+                    .ok_or("--threads takes 1 to 64")?;
+            }
+            "--balance" => {
+                let v = value("--balance")?;
+                cfg.balance = Balance::parse(&v)
+                    .ok_or(format!("--balance: shared, reuseport or handoff, not {v}"))?;
+            }
+            "--backend" => {
+                let v = value("--backend")?;
+                cfg.backend = v.parse().map_err(|e| format!("--backend: {e}"))?;
+            }
+            "--port" => {
+                let port: u16 = value("--port")?.parse().map_err(|_| "--port: a number")?;
+                cfg.addr.set_port(port);
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok((cfg, serve))
+}
+
+fn main() {
+    let (cfg, serve) = match parse_args() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("workers: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(cfg, serve) {
+        eprintln!("workers: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cfg: Config, serve: bool) -> io::Result<()> {
+    // Before any thread starts: every thread inherits the mask, so the
+    // signals reach only the signalfd.
+    let stop_on = SignalSet::EMPTY.with(Signal::TERM).with(Signal::INT);
+    block_signals(stop_on)?;
+    let signals = Signals::new(stop_on)?;
+    if serve {
+        let (addr, shared, handles) = start(&cfg)?;
+        println!(
+            "workers: pid {}, {} threads, balance {}, backend {}, listening tcp {addr}",
+            std::process::id(),
+            cfg.threads,
+            cfg.balance.name(),
+            cfg.backend
+        );
+        wait_and_stop(&signals, &shared, handles)?;
+        return Ok(());
+    }
+    for balance in Balance::ALL {
+        let cfg = Config { balance, ..cfg };
+        let (addr, shared, handles) = start(&cfg)?;
+        println!(
+            "{}: {} threads, 200 connections from a client thread",
+            balance.name(),
+            cfg.threads
+        );
+        let client = std::thread::spawn(move || clients(addr, 200));
+        let result = client
+            .join()
+            .map_err(|_| io::Error::other("client thread panicked"))?;
+        Signal::TERM.send_to(std::process::id())?;
+        let counts = wait_and_stop(&signals, &shared, handles)?;
+        result?;
+        let served: u64 = counts.iter().map(|c| c.served).sum();
+        if served != 200 {
+            return Err(io::Error::other(format!("served {served} of 200")));
+        }
+    }
+    Ok(())
+}
