@@ -212,7 +212,10 @@ fn waker_timer_signal_and_socket_in_one_loop() {
         let mut p = build(b);
         let mut ev = Events::with_capacity(8);
         let waker = Arc::new(Waker::new(&mut *p, Token(1)).unwrap());
-        let timer = Timer::once(Duration::from_millis(20)).unwrap();
+        // Armed only once nothing is expected to be ready: a timer armed
+        // at creation fired during the setup under qemu-user, which is
+        // slower than its 20 ms.
+        let timer = Timer::new().unwrap();
         let signals = Signals::new(Signal::USR1.into()).unwrap();
         let (ours, peer) = tcp_pair();
         p.register(timer.as_fd(), Token(2), Interest::READABLE)
@@ -222,6 +225,7 @@ fn waker_timer_signal_and_socket_in_one_loop() {
         p.register(ours.as_fd(), Token(4), Interest::READABLE)
             .unwrap();
         expect_none(&mut *p, &mut ev);
+        timer.set_once(Duration::from_millis(20)).unwrap();
         // Another thread, started after main blocked the signals, so it
         // blocks them too: its process-directed kill stays pending for the
         // signalfd instead of being delivered to it.
