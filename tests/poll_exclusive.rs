@@ -82,8 +82,9 @@ fn waiter(
     saw
 }
 
-/// `threads` instances wait on one listener registered with `interest`;
-/// one client connects. Returns how many instances' waits reported it.
+/// One instance per entry of `interests` waits on one listener registered
+/// with that interest, in that order; one client connects. Returns how
+/// many instances' waits reported it.
 ///
 /// Every thread is blocked in its wait before the connect. Once one has
 /// reported the connection, every instance the kernel's wake-up reached
@@ -92,20 +93,18 @@ fn waiter(
 /// it stays ready: the Wakers then end every wait, and each reports the
 /// listener if and only if the wake-up reached its instance. No window
 /// is timed.
-fn instances_reached(threads: usize, interest: Interest) -> usize {
+fn instances_reached(interests: &[Interest]) -> usize {
     let listener = Arc::new(tcp_listener());
     let addr = listener.local_addr().unwrap();
     let (ready_tx, ready_rx) = mpsc::channel();
     let (woken_tx, woken_rx) = mpsc::channel();
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let (l, r, w) = (Arc::clone(&listener), ready_tx.clone(), woken_tx.clone());
-            std::thread::spawn(move || waiter(l, interest, r, w))
-        })
-        .collect();
+    let mut handles = Vec::new();
     let mut tids = Vec::new();
     let mut wakers = Vec::new();
-    for _ in 0..threads {
+    // One at a time, so the instances register in this order.
+    for &interest in interests {
+        let (l, r, w) = (Arc::clone(&listener), ready_tx.clone(), woken_tx.clone());
+        handles.push(std::thread::spawn(move || waiter(l, interest, r, w)));
         let (tid, waker) = ready_rx.recv_timeout(LONG_WAIT).unwrap();
         tids.push(tid);
         wakers.push(waker);
@@ -140,17 +139,28 @@ fn exclusive_wakes_one_of_several_waiting_instances() {
         for round in 0..3 {
             // The herd: every instance gets the connection.
             assert_eq!(
-                instances_reached(THREADS, base),
+                instances_reached(&[base; THREADS]),
                 THREADS,
                 "{mode}, plain, round {round}"
             );
             assert_eq!(
-                instances_reached(THREADS, base.exclusive()),
+                instances_reached(&[base.exclusive(); THREADS]),
                 1,
                 "{mode}, exclusive, round {round}"
             );
         }
     }
+}
+
+/// Instances that registered without the option are woken as before,
+/// whatever the others asked for: here one plain instance among exclusive
+/// ones (registered first, and last) makes two reached, not one.
+#[test]
+fn plain_registrations_beside_exclusive_ones_are_all_woken() {
+    let (p, x) = (Interest::READABLE, Interest::READABLE.exclusive());
+    assert_eq!(instances_reached(&[p, x, x, x]), 2);
+    assert_eq!(instances_reached(&[x, x, x, p]), 2);
+    assert_eq!(instances_reached(&[p, x, p, x]), 3);
 }
 
 /// "One or more": the kernel walks the listener's wait queue in the order
