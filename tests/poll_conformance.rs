@@ -176,6 +176,30 @@ fn errors_are_shared(b: Backend) {
         let mut ev = Events::with_capacity(4);
         expect_none(&mut *p, &mut ev);
     }
+    // Exclusive wake-ups: the same, by `supports_exclusive`; where they
+    // exist (epoll), an exclusive registration cannot be reregistered
+    // (EINVAL, before the syscall).
+    let (third, _peer3) = unix_pair();
+    let exclusive = p.register(third.as_fd(), T, Interest::READABLE.exclusive());
+    if b.supports_exclusive() {
+        exclusive.unwrap();
+        let e = p
+            .reregister(third.as_fd(), T, Interest::WRITABLE)
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{b}");
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{b}");
+    } else {
+        let e = exclusive.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{b}");
+        p.register(third.as_fd(), T, Interest::READABLE).unwrap();
+        let e = p
+            .reregister(third.as_fd(), T, Interest::WRITABLE.exclusive())
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{b}");
+    }
+    // Either way the registration is readable only, and nothing is ready.
+    let mut ev = Events::with_capacity(4);
+    expect_none(&mut *p, &mut ev);
 }
 
 fn timeouts(b: Backend) {

@@ -18,7 +18,10 @@ use std::time::Duration;
 /// ready list rotates by itself (an fd reported in level mode goes to the
 /// back), so a small [`Events`] starves nobody. Oneshot is native
 /// (`EPOLLONESHOT`) and so is edge mode (`EPOLLET`), the only backend that
-/// has it.
+/// has it, and so are exclusive wake-ups (`EPOLLEXCLUSIVE`,
+/// [`Interest::exclusive`]; see the [module docs](super#exclusive-wake-ups-epoll-only)
+/// for what the kernel accepts with them and why `reregister` refuses
+/// them).
 ///
 /// Each registration's `epoll_event.data` is an index into a table of
 /// (fd, token, interest), tagged with the slot's generation, so a wait
@@ -112,6 +115,7 @@ impl Epoll {
         interest: Interest,
         waker: Option<Arc<sys::Fd>>,
     ) -> io::Result<()> {
+        refuse_exclusive_with(interest)?;
         // Room in the fd table first: after the kernel has the
         // registration, nothing may fail.
         self.by_fd.reserve(fd)?;
@@ -245,6 +249,24 @@ fn enomem() -> io::Error {
     io::Error::from_raw_os_error(libc::ENOMEM)
 }
 
+/// `EINVAL` (`InvalidInput`): what the kernel answers to what we refuse
+/// before asking it, so a caller sees one errno either way.
+#[cold]
+fn einval() -> io::Error {
+    io::Error::from_raw_os_error(libc::EINVAL)
+}
+
+/// An exclusive interest with priority or oneshot: the kernel takes
+/// `EPOLLEXCLUSIVE` only beside `EPOLLIN`, `EPOLLOUT`, `EPOLLET` (and
+/// `EPOLLERR`, `EPOLLHUP`, `EPOLLWAKEUP`) and answers `EINVAL` to the rest;
+/// refused here before the syscall.
+fn refuse_exclusive_with(interest: Interest) -> io::Result<()> {
+    if interest.is_exclusive() && (interest.is_priority() || interest.is_oneshot()) {
+        return Err(einval());
+    }
+    Ok(())
+}
+
 impl fmt::Debug for Epoll {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Epoll")
@@ -268,6 +290,16 @@ impl Poller for Epoll {
     ) -> io::Result<()> {
         let fd = fd.as_raw_fd();
         let slot = self.by_fd.get(fd).ok_or_else(not_found)?;
+        // The kernel answers EINVAL to every EPOLL_CTL_MOD of an exclusive
+        // registration and to one that asks for EPOLLEXCLUSIVE: refused
+        // here, without the syscall, and the registration stays as it was
+        // (see the module docs for why this is no DEL + ADD).
+        let was_exclusive = self.slots[slot]
+            .interest
+            .is_some_and(Interest::is_exclusive);
+        if was_exclusive || interest.is_exclusive() {
+            return Err(einval());
+        }
         if let Err(e) = sys::poll::epoll_ctl(
             self.epfd.as_fd(),
             libc::EPOLL_CTL_MOD,

@@ -68,17 +68,22 @@
 //! H = hang-up, R = read-hang-up, – = an event with no extras, none = no
 //! event at all):
 //!
-//! | socket | peer does | [`Select`] | [`Poll`] | [`Epoll`] |
-//! | --- | --- | --- | --- | --- |
-//! | TCP | `close` | – | R | R |
-//! | TCP | `shutdown(Write)` | – | R | R |
-//! | TCP | reset (`SO_LINGER` 0, then `close`) | – | E H R | E H R |
-//! | Unix stream | `close` | – | H R | H R |
-//! | Unix stream | `shutdown(Write)` | – | R | R |
-//! | Unix stream | `SO_LINGER` 0, then `close` | – | H R | H R |
-//! | UDP (connected) | `close` | none | none | none |
-//! | UDP (connected) | `shutdown(Write)` | none | none | none |
-//! | UDP (connected) | `SO_LINGER` 0, then `close` | none | none | none |
+//! | socket | peer does | [`Select`] | [`Poll`] | [`Epoll`] | [`Epoll`], [exclusive](Interest::exclusive) |
+//! | --- | --- | --- | --- | --- | --- |
+//! | TCP | `close` | – | R | R | – |
+//! | TCP | `shutdown(Write)` | – | R | R | – |
+//! | TCP | reset (`SO_LINGER` 0, then `close`) | – | E H R | E H R | E H |
+//! | Unix stream | `close` | – | H R | H R | H |
+//! | Unix stream | `shutdown(Write)` | – | R | R | – |
+//! | Unix stream | `SO_LINGER` 0, then `close` | – | H R | H R | H |
+//! | UDP (connected) | `close` | none | none | none | none |
+//! | UDP (connected) | `shutdown(Write)` | none | none | none | none |
+//! | UDP (connected) | `SO_LINGER` 0, then `close` | none | none | none | none |
+//!
+//! An exclusive registration never reports read-hang-up: the kernel takes
+//! `EPOLLEXCLUSIVE` only beside plain `EPOLLIN` and `EPOLLOUT`, not beside
+//! `EPOLLRDHUP` (see [exclusive wake-ups](#exclusive-wake-ups-epoll-only)).
+//! A read that returns 0 is how it learns of the peer's end of stream.
 //!
 //! The event is readable in every row that has one. A TCP peer's close is
 //! a FIN, the same as its `shutdown(Write)`: the connection is half-closed
@@ -99,13 +104,82 @@
 //!   epoll only; the others refuse it with `ErrorKind::Unsupported` before
 //!   any change. [`Backend::supports`] answers before anyone has to try.
 //!
+//! # Exclusive wake-ups (epoll only)
+//!
+//! [`Interest::exclusive`] registers with `EPOLLEXCLUSIVE`:
+//! `epoll_ctl(epfd, EPOLL_CTL_ADD, fd, {EPOLLIN | EPOLLEXCLUSIVE, ...})`.
+//! It is a registration option, not a mode: it combines with level and
+//! edge mode. It is for one fd watched by several epoll instances, each
+//! with a thread blocked in its wait: a listening socket shared by a
+//! daemon's loops, one per core.
+//!
+//! Without it, a new connection wakes every instance that watches the
+//! listener, and every thread but one then finds nothing to accept (the
+//! thundering herd). With it, the kernel walks the listener's wait queue
+//! and stops at the first exclusive instance that has a thread blocked in
+//! its wait: *one or more* instances get the event, not all. An exclusive
+//! instance the walk passes on the way, with no thread in its wait, still
+//! gets the event queued, and its next wait reports it (by then another
+//! loop may have taken the connection: `accept` answers `WouldBlock`).
+//! Instances that registered the fd without the option are all woken, as
+//! before. `tests/poll_exclusive.rs` shows each of these.
+//!
+//! It balances nothing. The walk follows the order in which the instances
+//! registered, so the first to register gets the connection whenever it
+//! is waiting, and keeps getting them while it keeps up; Cloudflare
+//! describes the result as last-in-first-out wake-ups, one busy worker
+//! taking most of the load ([Why does one NGINX worker take all the
+//! load?][cloudflare], Marek Majkowski, 2017). nginx's answer is to
+//! deregister and register its listener again every 16 connections
+//! (`ngx_reorder_accept_events`), which moves the instance to the end of
+//! the walk; for balance by the kernel, give each loop its own listener
+//! in an `SO_REUSEPORT` group instead.
+//!
+//! What the kernel accepts, and what each backend answers:
+//!
+//! - The kernel takes `EPOLLEXCLUSIVE` only with `EPOLLIN`, `EPOLLOUT`,
+//!   `EPOLLET` (and `EPOLLERR`, `EPOLLHUP`, `EPOLLWAKEUP`), only on
+//!   `EPOLL_CTL_ADD`, and never for an fd that is itself an epoll
+//!   instance; the rest is `EINVAL`. So an exclusive registration asks for
+//!   plain `EPOLLIN` and `EPOLLOUT`: not the other bits of select's sets
+//!   (`EPOLLRDNORM`, `EPOLLRDBAND`, `EPOLLWRNORM`, `EPOLLWRBAND`), which a
+//!   socket reports beside `EPOLLIN` and `EPOLLOUT` anyway, and not
+//!   `EPOLLRDHUP`: no read-hang-up extra (see the
+//!   [extras table](#extras-error-hang-up-read-hang-up)). Error and
+//!   hang-up come as always.
+//! - [`Epoll`] refuses an exclusive interest with priority or oneshot
+//!   before the syscall, with the kernel's own answer: `EINVAL`
+//!   (`ErrorKind::InvalidInput`).
+//! - [`Poller::reregister`] on [`Epoll`] of an exclusive registration, or
+//!   to an exclusive interest, is `EINVAL` (`InvalidInput`), before the
+//!   syscall, and the registration stays as it was. The kernel refuses
+//!   every `EPOLL_CTL_MOD` of an exclusive registration, so the only way
+//!   to change one is `EPOLL_CTL_DEL` then `EPOLL_CTL_ADD`; the backend
+//!   does not hide that behind `reregister`: it would be two syscalls
+//!   where every other `reregister` is one, a failed `ADD` would leave the
+//!   fd unregistered (no other `reregister` failure loses the
+//!   registration), and the `ADD` moves the instance to the end of the
+//!   listener's walk, which changes which loop gets the next connection.
+//!   Call [`Poller::deregister`] and [`Poller::register`] yourself: each
+//!   step and its error is yours to see. Between the two this instance
+//!   does not watch the fd: a connection that arrives then wakes another
+//!   waiting instance, if there is one, and nothing is lost, since `ADD`
+//!   checks the fd at once and queues it if it is still ready.
+//! - [`Select`], [`SelectGrowable`] and [`Poll`] refuse an exclusive
+//!   interest with `ErrorKind::Unsupported` on register and reregister,
+//!   before any change, as they refuse edge mode.
+//!   [`Backend::supports_exclusive`] answers before anyone has to try.
+//!
+//! [cloudflare]: https://blog.cloudflare.com/the-sad-state-of-linux-socket-balancing/
+//!
 //! # Errors every backend shares
 //!
 //! - registering an fd that is already registered: `EEXIST`
 //!   (`ErrorKind::AlreadyExists`);
 //! - reregistering or deregistering an fd that is not registered: `ENOENT`
 //!   (`ErrorKind::NotFound`);
-//! - [`Interest::edge`] on select or poll: `ErrorKind::Unsupported`;
+//! - [`Interest::edge`] or [`Interest::exclusive`] on select or poll:
+//!   `ErrorKind::Unsupported`;
 //! - [`Select`] and an fd at or above `FD_SETSIZE`: `ErrorKind::InvalidInput`
 //!   at register time, never a write past an `fd_set`;
 //! - `wait` interrupted by a signal: `ErrorKind::Interrupted` (`EINTR`),
@@ -285,7 +359,8 @@ pub struct Token(pub usize);
 
 /// What to watch an fd for: readable, writable, priority, never empty, and
 /// a mode (level by default, [`oneshot`](Interest::oneshot),
-/// [`edge`](Interest::edge)).
+/// [`edge`](Interest::edge)), plus, on epoll, the registration option
+/// [`exclusive`](Interest::exclusive).
 ///
 /// Combine with `|`: `Interest::READABLE | Interest::WRITABLE`. There is no
 /// empty interest (the value is a `NonZeroU8`); to stop watching an fd,
@@ -298,6 +373,7 @@ const I_WRITABLE: u8 = 2;
 const I_PRIORITY: u8 = 4;
 const I_ONESHOT: u8 = 8;
 const I_EDGE: u8 = 16;
+const I_EXCLUSIVE: u8 = 32;
 
 impl Interest {
     /// Readable: a `recv` (or `accept`) would not block. select's
@@ -322,6 +398,20 @@ impl Interest {
     /// per change. epoll only (see [`Backend::supports`]).
     pub const fn edge(self) -> Interest {
         self.with(I_EDGE)
+    }
+
+    /// The same interest with exclusive wake-ups (`EPOLLEXCLUSIVE`):
+    /// `epoll_ctl(epfd, EPOLL_CTL_ADD, fd, {EPOLLIN | EPOLLEXCLUSIVE,
+    /// ...})`. epoll only (see [`Backend::supports_exclusive`]).
+    ///
+    /// A registration option, not a [`Mode`]: it combines with level and
+    /// edge mode, but not with oneshot, and only with readable and
+    /// writable, never priority. What the kernel does with it, and what
+    /// each backend answers, is written once in the
+    /// [module docs](self#exclusive-wake-ups-epoll-only).
+    #[doc(alias = "EPOLLEXCLUSIVE")]
+    pub const fn exclusive(self) -> Interest {
+        self.with(I_EXCLUSIVE)
     }
 
     const fn with(self, bit: u8) -> Interest {
@@ -361,6 +451,12 @@ impl Interest {
         self.0.get() & I_EDGE != 0
     }
 
+    /// Whether the registration asks for exclusive wake-ups
+    /// ([`Interest::exclusive`]).
+    pub const fn is_exclusive(self) -> bool {
+        self.0.get() & I_EXCLUSIVE != 0
+    }
+
     /// The modes this interest needs from a backend: [`Mode::Edge`] if it
     /// is edge-triggered (oneshot or not), else [`Mode::Oneshot`] or
     /// [`Mode::Level`].
@@ -395,13 +491,29 @@ impl Interest {
     /// The `events` of a `struct epoll_event` for this interest: the same
     /// readiness flags as [`Interest::poll_events`] in their `EPOLL*`
     /// spelling, plus `EPOLLONESHOT` and `EPOLLET` for the modes.
+    ///
+    /// An [exclusive](Interest::exclusive) interest is `EPOLLEXCLUSIVE`
+    /// with plain `EPOLLIN` for readable and plain `EPOLLOUT` for
+    /// writable: the kernel refuses `EPOLLEXCLUSIVE` beside `EPOLLRDNORM`,
+    /// `EPOLLRDBAND`, `EPOLLRDHUP`, `EPOLLWRNORM` and `EPOLLWRBAND`
+    /// (`EINVAL`), so there is no read-hang-up extra. Priority and oneshot
+    /// still give `EPOLLPRI` and `EPOLLONESHOT`, which the kernel refuses
+    /// beside it too; [`Epoll`] refuses such an interest before the
+    /// syscall.
     pub const fn epoll_events(self) -> u32 {
         let mut e = 0;
+        let exclusive = self.is_exclusive();
         if self.is_readable() {
-            e |= libc::EPOLLIN | libc::EPOLLRDNORM | libc::EPOLLRDBAND | libc::EPOLLRDHUP;
+            e |= libc::EPOLLIN;
+            if !exclusive {
+                e |= libc::EPOLLRDNORM | libc::EPOLLRDBAND | libc::EPOLLRDHUP;
+            }
         }
         if self.is_writable() {
-            e |= libc::EPOLLOUT | libc::EPOLLWRNORM | libc::EPOLLWRBAND;
+            e |= libc::EPOLLOUT;
+            if !exclusive {
+                e |= libc::EPOLLWRNORM | libc::EPOLLWRBAND;
+            }
         }
         if self.is_priority() {
             e |= libc::EPOLLPRI;
@@ -411,6 +523,9 @@ impl Interest {
         }
         if self.is_edge() {
             e |= libc::EPOLLET;
+        }
+        if exclusive {
+            e |= libc::EPOLLEXCLUSIVE;
         }
         e as u32
     }
@@ -437,6 +552,7 @@ impl fmt::Debug for Interest {
             (I_PRIORITY, "PRIORITY"),
             (I_ONESHOT, "ONESHOT"),
             (I_EDGE, "EDGE"),
+            (I_EXCLUSIVE, "EXCLUSIVE"),
         ];
         let mut first = true;
         for (bit, name) in names {
@@ -783,8 +899,15 @@ pub trait Poller: Send + fmt::Debug {
     ///   poll and select also a number still registered for an fd that was
     ///   closed without deregistering and whose number the kernel handed
     ///   to `fd`; epoll accepts `fd` then (see the module docs).
-    /// - `Unsupported`: [`Interest::edge`] on a backend without edge mode.
+    /// - `Unsupported`: [`Interest::edge`] on a backend without edge mode,
+    ///   [`Interest::exclusive`] on one without exclusive wake-ups (see
+    ///   [`Backend::supports`], [`Backend::supports_exclusive`]).
     /// - `InvalidInput`: [`Select`] and `fd >= FD_SETSIZE`.
+    /// - Epoll: `EINVAL` (`InvalidInput`) for [`Interest::exclusive`] with
+    ///   priority or oneshot, which the kernel refuses beside
+    ///   `EPOLLEXCLUSIVE` (no syscall made: the same errno as the
+    ///   kernel's); from the kernel, for an exclusive registration of an fd
+    ///   that is itself an epoll instance.
     /// - Epoll: `EPERM` for a file epoll cannot watch (a regular file or
     ///   a directory).
     /// - `ENOMEM` (`OutOfMemory`): the table that finds registrations by fd
@@ -804,8 +927,14 @@ pub trait Poller: Send + fmt::Debug {
     /// # Errors
     ///
     /// - `ENOENT` (`NotFound`): `fd` is not registered here.
-    /// - `Unsupported`: [`Interest::edge`] on a backend without edge mode;
-    ///   the registration is left as it was.
+    /// - `Unsupported`: [`Interest::edge`] or [`Interest::exclusive`] on a
+    ///   backend without it; the registration is left as it was.
+    /// - Epoll: `EINVAL` (`InvalidInput`) when the registration or the new
+    ///   interest is [exclusive](Interest::exclusive): the kernel refuses
+    ///   every `EPOLL_CTL_MOD` of one, so no syscall is made and the
+    ///   registration is left as it was. Deregister and register instead
+    ///   (the [module docs](self#exclusive-wake-ups-epoll-only) say why
+    ///   this is not done for you).
     fn reregister(
         &mut self,
         fd: BorrowedFd<'_>,
@@ -917,6 +1046,16 @@ impl Backend {
             Mode::Edge => matches!(self, Backend::Epoll),
         }
     }
+
+    /// Whether this backend has exclusive wake-ups
+    /// ([`Interest::exclusive`], `EPOLLEXCLUSIVE`): only epoll. The others
+    /// refuse an exclusive interest with `ErrorKind::Unsupported`, as they
+    /// refuse edge mode (see the
+    /// [module docs](self#exclusive-wake-ups-epoll-only)).
+    #[doc(alias = "EPOLLEXCLUSIVE")]
+    pub const fn supports_exclusive(self) -> bool {
+        matches!(self, Backend::Epoll)
+    }
 }
 
 impl fmt::Display for Backend {
@@ -959,11 +1098,22 @@ fn not_found() -> io::Error {
     io::Error::from_raw_os_error(libc::ENOENT)
 }
 
-fn edge_unsupported(backend: Backend) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        format!("{backend} has no edge-triggered mode"),
-    )
+/// Refuses, on a backend other than epoll, what only epoll has: edge mode
+/// and exclusive wake-ups (`Unsupported`, before any change).
+fn refuse_epoll_only(backend: Backend, interest: Interest) -> io::Result<()> {
+    if interest.is_edge() {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{backend} has no edge-triggered mode"),
+        ));
+    }
+    if interest.is_exclusive() {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{backend} has no exclusive wake-ups (EPOLLEXCLUSIVE is epoll's)"),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -983,6 +1133,51 @@ mod tests {
             "READABLE | WRITABLE | ONESHOT"
         );
         assert_eq!(size_of::<Option<Interest>>(), 1);
+        // Exclusive is no mode: it leaves the mode as it was.
+        let x = i.exclusive();
+        assert!(x.is_exclusive() && !i.is_exclusive());
+        assert_eq!(x.mode(), Mode::Level);
+        assert_eq!(x.edge().mode(), Mode::Edge);
+        assert_eq!(
+            format!("{:?}", x.edge()),
+            "READABLE | WRITABLE | EDGE | EXCLUSIVE"
+        );
+    }
+
+    /// What the kernel is asked for: the select sets plus read-hang-up,
+    /// or, exclusive, plain IN and OUT beside EPOLLEXCLUSIVE (the kernel
+    /// refuses the rest with it).
+    #[test]
+    fn epoll_events_of_an_exclusive_interest_are_plain() {
+        let (r, w) = (Interest::READABLE, Interest::WRITABLE);
+        let bits = |v: libc::c_int| v as u32;
+        assert_eq!(
+            r.epoll_events(),
+            bits(libc::EPOLLIN | libc::EPOLLRDNORM | libc::EPOLLRDBAND | libc::EPOLLRDHUP)
+        );
+        assert_eq!(
+            r.exclusive().epoll_events(),
+            bits(libc::EPOLLIN | libc::EPOLLEXCLUSIVE)
+        );
+        assert_eq!(
+            w.exclusive().epoll_events(),
+            bits(libc::EPOLLOUT | libc::EPOLLEXCLUSIVE)
+        );
+        assert_eq!(
+            (r | w).edge().exclusive().epoll_events(),
+            bits(libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLET | libc::EPOLLEXCLUSIVE)
+        );
+        // Priority and oneshot are passed on as asked (Epoll refuses them
+        // before the kernel would).
+        assert_eq!(
+            (r | Interest::PRIORITY)
+                .oneshot()
+                .exclusive()
+                .epoll_events(),
+            bits(libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLONESHOT | libc::EPOLLEXCLUSIVE)
+        );
+        // poll(2) has no such option: the exclusive bit changes nothing.
+        assert_eq!(r.exclusive().poll_events(), r.poll_events());
     }
 
     #[test]
@@ -1018,7 +1213,7 @@ mod tests {
     fn build_matches_its_definition() {
         for bits in 0u8..64 {
             let [r, w, p, err, hup, rdhup] = std::array::from_fn(|i| bits & (1 << i) != 0);
-            for ib in 1u8..32 {
+            for ib in 1u8..64 {
                 if ib & (I_READABLE | I_WRITABLE | I_PRIORITY) == 0 {
                     continue; // no constructor makes a mode-only interest
                 }
@@ -1100,6 +1295,8 @@ mod tests {
         assert!(Backend::Epoll.supports(Mode::Edge));
         assert!(!Backend::Poll.supports(Mode::Edge));
         assert!(Backend::Select.supports(Mode::Oneshot));
+        assert!(Backend::Epoll.supports_exclusive());
+        assert!(!Backend::Poll.supports_exclusive());
     }
 
     #[test]

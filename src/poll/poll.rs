@@ -2,8 +2,8 @@
 
 use super::fdmap::FdMap;
 use super::{
-    Backend, Event, Events, Interest, Poller, Token, WakerFd, already_exists, edge_unsupported,
-    not_found, source,
+    Backend, Event, Events, Interest, Poller, Token, WakerFd, already_exists, not_found,
+    refuse_epoll_only, source,
 };
 use crate::sys;
 use std::fmt;
@@ -59,9 +59,7 @@ impl Poll {
         interest: Interest,
         waker: Option<Arc<sys::Fd>>,
     ) -> io::Result<()> {
-        if interest.is_edge() {
-            return Err(edge_unsupported(Backend::Poll));
-        }
+        refuse_epoll_only(Backend::Poll, interest)?;
         if self.index.contains(fd) {
             return Err(already_exists());
         }
@@ -107,9 +105,7 @@ impl Poller for Poll {
         interest: Interest,
     ) -> io::Result<()> {
         let i = self.index.get(fd.as_raw_fd()).ok_or_else(not_found)?;
-        if interest.is_edge() {
-            return Err(edge_unsupported(Backend::Poll));
-        }
+        refuse_epoll_only(Backend::Poll, interest)?;
         let reg = &mut self.regs[i];
         reg.token = token;
         reg.interest = interest;

@@ -4,8 +4,8 @@
 
 use super::fdmap::FdMap;
 use super::{
-    Backend, Event, Events, Interest, Poller, Token, WakerFd, already_exists, edge_unsupported,
-    not_found, source,
+    Backend, Event, Events, Interest, Poller, Token, WakerFd, already_exists, not_found,
+    refuse_epoll_only, source,
 };
 use crate::sys;
 use crate::sys::poll::{FD_SETSIZE, SELECT_WORD_BITS};
@@ -311,9 +311,7 @@ impl<S: SetStore> Core<S> {
         interest: Interest,
         waker: Option<Arc<sys::Fd>>,
     ) -> io::Result<()> {
-        if interest.is_edge() {
-            return Err(edge_unsupported(S::BACKEND));
-        }
+        refuse_epoll_only(S::BACKEND, interest)?;
         S::check_fd(fd)?;
         if self.index.contains(fd) {
             return Err(already_exists());
@@ -341,9 +339,7 @@ impl<S: SetStore> Core<S> {
 
     fn reregister(&mut self, fd: RawFd, token: Token, interest: Interest) -> io::Result<()> {
         let i = self.index.get(fd).ok_or_else(not_found)?;
-        if interest.is_edge() {
-            return Err(edge_unsupported(S::BACKEND));
-        }
+        refuse_epoll_only(S::BACKEND, interest)?;
         self.regs[i].token = token;
         self.regs[i].interest = interest;
         self.arm(i);
