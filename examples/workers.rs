@@ -10,6 +10,12 @@
 //!   connection wakes every thread waiting on it (the "thundering herd"):
 //!   one `accept4` wins, the others get `EAGAIN` and count an empty
 //!   wake-up.
+//! - `exclusive` (epoll only): the same shared listener, registered with
+//!   `EPOLLEXCLUSIVE`: the kernel wakes one waiting thread (or a few),
+//!   not all. It walks the waiters in the order they registered and
+//!   wakes the first one waiting, so under a light load the same thread
+//!   takes most connections (Cloudflare, "Why does one NGINX worker take
+//!   all the load?", 2017): no herd, but no balance either.
 //! - `reuseport`: one listener per thread, all bound to the same port
 //!   with `SO_REUSEPORT`; the kernel hashes each new connection to one of
 //!   them, so one thread wakes, and the threads get about equal shares.
@@ -41,7 +47,8 @@
 //!   process sends itself SIGTERM, and each mode prints its counts.
 //! - `cargo run --example workers -- --serve --threads 4 --balance
 //!   reuseport`: serves on 127.0.0.1:PORT (printed) until SIGTERM.
-//!   Options: `--threads N` (1 to 64), `--balance shared|reuseport|handoff`,
+//!   Options: `--threads N` (1 to 64), `--balance
+//!   shared|exclusive|reuseport|handoff`,
 //!   `--backend epoll|poll|select|select-growable`, `--port P`.
 
 use baresock::poll::{
@@ -73,16 +80,23 @@ const QUEUE_CAP: usize = 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Balance {
     Shared,
+    Exclusive,
     Reuseport,
     Handoff,
 }
 
 impl Balance {
-    const ALL: [Balance; 3] = [Balance::Shared, Balance::Reuseport, Balance::Handoff];
+    const ALL: [Balance; 4] = [
+        Balance::Shared,
+        Balance::Exclusive,
+        Balance::Reuseport,
+        Balance::Handoff,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Balance::Shared => "shared",
+            Balance::Exclusive => "exclusive",
             Balance::Reuseport => "reuseport",
             Balance::Handoff => "handoff",
         }
@@ -145,6 +159,8 @@ struct Worker {
     inbox: Option<Arc<Inbox>>,
     shared: Arc<Shared>,
     stopping: bool,
+    /// How the listener is registered (exclusive or not).
+    listen_interest: Interest,
 }
 
 impl Worker {
@@ -351,7 +367,7 @@ impl Worker {
     }
 
     /// An fd may be free again: watch the listener again if it was set
-    /// aside (stopping: take what is left of the queue instead).
+    /// aside.
     fn resume(&mut self) -> io::Result<()> {
         if !self.paused {
             return Ok(());
@@ -361,7 +377,7 @@ impl Worker {
             return Ok(());
         };
         self.poller
-            .register(l.as_fd(), LISTENER, Interest::READABLE)?;
+            .register(l.as_fd(), LISTENER, self.listen_interest)?;
         self.paused = false;
         Ok(())
     }
@@ -392,6 +408,16 @@ struct Config {
     addr: SocketAddr,
 }
 
+impl Config {
+    fn listen_interest(&self) -> Interest {
+        if self.balance == Balance::Exclusive {
+            Interest::READABLE.exclusive()
+        } else {
+            Interest::READABLE
+        }
+    }
+}
+
 /// The running threads, each returning its counts.
 type Threads = Vec<std::thread::JoinHandle<io::Result<Counts>>>;
 
@@ -416,7 +442,7 @@ fn start(cfg: &Config) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
     let mut listeners: Vec<Option<Arc<OwnedSocket>>> = Vec::with_capacity(n);
     for i in 0..n {
         listeners.push(match cfg.balance {
-            Balance::Shared => Some(first.clone()),
+            Balance::Shared | Balance::Exclusive => Some(first.clone()),
             Balance::Reuseport if i == 0 => Some(first.clone()),
             Balance::Reuseport => Some(Arc::new(listen_on(addr, true)?)),
             Balance::Handoff if i == 0 => Some(first.clone()),
@@ -448,7 +474,7 @@ fn start(cfg: &Config) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
     let mut handles = Vec::with_capacity(n);
     for (i, (mut poller, listener)) in pollers.into_iter().zip(listeners).enumerate() {
         if let Some(l) = &listener {
-            poller.register(l.as_fd(), LISTENER, Interest::READABLE)?;
+            poller.register(l.as_fd(), LISTENER, cfg.listen_interest())?;
         }
         let tick = Timer::periodic(Duration::from_secs(1))?;
         poller.register(tick.as_fd(), TICK, Interest::READABLE)?;
@@ -472,6 +498,7 @@ fn start(cfg: &Config) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
             inbox,
             shared: shared.clone(),
             stopping: false,
+            listen_interest: cfg.listen_interest(),
         };
         handles.push(
             std::thread::Builder::new()
@@ -566,8 +593,9 @@ fn parse_args() -> Result<(Config, bool), String> {
             }
             "--balance" => {
                 let v = value("--balance")?;
-                cfg.balance = Balance::parse(&v)
-                    .ok_or(format!("--balance: shared, reuseport or handoff, not {v}"))?;
+                cfg.balance = Balance::parse(&v).ok_or(format!(
+                    "--balance: shared, exclusive, reuseport or handoff, not {v}"
+                ))?;
             }
             "--backend" => {
                 let v = value("--backend")?;
@@ -579,6 +607,12 @@ fn parse_args() -> Result<(Config, bool), String> {
             }
             other => return Err(format!("unknown argument {other}")),
         }
+    }
+    if serve && cfg.balance == Balance::Exclusive && !cfg.backend.supports_exclusive() {
+        return Err(format!(
+            "--balance exclusive needs a backend with EPOLLEXCLUSIVE (epoll), not {}",
+            cfg.backend
+        ));
     }
     Ok((cfg, serve))
 }
@@ -616,6 +650,10 @@ fn run(cfg: Config, serve: bool) -> io::Result<()> {
         return Ok(());
     }
     for balance in Balance::ALL {
+        if balance == Balance::Exclusive && !cfg.backend.supports_exclusive() {
+            println!("exclusive: not on {} (epoll only)", cfg.backend);
+            continue;
+        }
         let cfg = Config { balance, ..cfg };
         let (addr, shared, handles) = start(&cfg)?;
         println!(

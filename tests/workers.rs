@@ -1,5 +1,5 @@
 //! The workers example as its clients see it: every `--balance` mode, with
-//! 2 and 4 threads, on every backend, serves 2,000 connections from this
+//! 2 and 4 threads, on every backend that has it, serves 2,000 connections from this
 //! process (another process than the server's), each echoed byte for
 //! byte; at SIGTERM it stops by itself, and its per-thread counts add up
 //! to the connections served.
@@ -158,6 +158,30 @@ macro_rules! modes {
             }
         }
     )*};
+}
+
+/// EPOLLEXCLUSIVE is epoll's alone.
+mod exclusive {
+    #[test]
+    fn epoll_2() {
+        super::serves_every_connection("exclusive", 2, "epoll");
+    }
+    #[test]
+    fn epoll_4() {
+        super::serves_every_connection("exclusive", 4, "epoll");
+    }
+    #[test]
+    fn other_backends_are_refused_at_the_start() {
+        for backend in ["poll", "select", "select-growable"] {
+            let out = std::process::Command::new(crate::common::example_path("workers"))
+                .args(["--serve", "--balance", "exclusive", "--backend", backend])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{backend}: {out:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("needs a backend with EPOLLEXCLUSIVE"), "{err}");
+        }
+    }
 }
 
 modes! {
