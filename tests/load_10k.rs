@@ -154,9 +154,11 @@ fn main() {
 /// Why a backend's case is ignored on this target, as libtest's
 /// `#[ignore = "..."]` would say it.
 fn ignore_reason(backend: Backend) -> Option<&'static str> {
-    (cfg!(qemu_user) && backend == Backend::SelectGrowable).then_some(
-        "qemu-user: pselect6 with an fd at or above 1024 aborts qemu (its fd_set is fixed-size)",
-    )
+    if backend == Backend::SelectGrowable {
+        common::QEMU_FD_SET
+    } else {
+        None
+    }
 }
 
 // ---- shared by both sides ----

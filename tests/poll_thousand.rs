@@ -32,7 +32,7 @@ fn main() {
     // libtest's lines, closing line included, which CI's summary reads.
     run_plain_tests(&[
         ("across_processes", across_processes as fn(), None),
-        ("growable_in_process", growable_in_process, None),
+        ("growable_in_process", growable_in_process, QEMU_FD_SET),
     ]);
 }
 

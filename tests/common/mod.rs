@@ -230,6 +230,16 @@ pub const QEMU_STRACE: Option<&str> = if cfg!(qemu_user) {
 pub const QEMU_STRACE_REASON: &str =
     "qemu-user: strace traces the emulator, not the target's syscalls";
 
+/// Under qemu-user, a `harness = false` case that selects on fds at or
+/// above 1024 is ignored with this reason: qemu 7.2 converts the guest's
+/// fd_sets into its own fixed-size ones, and glibc's fortified FD_SET
+/// aborts the emulator.
+pub const QEMU_FD_SET: Option<&str> = if cfg!(qemu_user) {
+    Some("qemu-user: pselect6 with an fd at or above 1024 aborts qemu (its fd_set is fixed-size)")
+} else {
+    None
+};
+
 /// As [`NEEDS_STRACE`], for `systemd-socket-activate` (Debian's systemd
 /// package; cfg `has_systemd_socket_activate`).
 pub const NEEDS_SYSTEMD_SOCKET_ACTIVATE: Option<&str> = if cfg!(has_systemd_socket_activate) {
