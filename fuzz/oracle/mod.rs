@@ -133,8 +133,12 @@ pub fn frames(bytes: &[u8]) -> Vec<Result<Frame<'_>, CmsgError>> {
     let mut at = 0usize;
     while bytes.len() - at >= HDR {
         let h: libc::cmsghdr = read(&bytes[at..]);
-        #[allow(clippy::unnecessary_cast)] // size_t here, socklen_t on musl
-        let len = h.cmsg_len as usize;
+        // The kernel's struct cmsghdr begins with a size_t cmsg_len (see
+        // include/linux/socket.h), which glibc's struct matches; musl's
+        // declares a socklen_t and 4 bytes of padding instead, and read
+        // through it the high half of the kernel's length is lost. The
+        // kernel's field, then, whatever libc declares.
+        let len: usize = read(&bytes[at..]);
         let available = bytes.len() - at;
         if len < HDR {
             out.push(Err(CmsgError::BadHeaderLen { at, len }));
