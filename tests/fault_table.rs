@@ -1718,6 +1718,8 @@ fn opt_rows(t: &mut Vec<Row>) {
     set!(udp4, set_broadcast(true));
     get!(tcp4, domain);
     get!(tcp4, take_error);
+    get!(tcp4, incoming_cpu);
+    set!(tcp4, set_incoming_cpu(Some(0)));
     get!(tcp4, keepalive);
     set!(tcp4, set_keepalive(true));
     get!(tcp4, linger);

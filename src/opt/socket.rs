@@ -11,6 +11,7 @@ const SO_ACCEPTCONN: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_ACCEPTCONN);
 const SO_BROADCAST: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_BROADCAST);
 const SO_DOMAIN: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_DOMAIN);
 const SO_ERROR: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_ERROR);
+const SO_INCOMING_CPU: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_INCOMING_CPU);
 const SO_KEEPALIVE: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_KEEPALIVE);
 const SO_LINGER: Opt<libc::linger> = opt(libc::SOL_SOCKET, libc::SO_LINGER);
 const SO_PEERCRED: Opt<libc::ucred> = opt(libc::SOL_SOCKET, libc::SO_PEERCRED);
@@ -159,6 +160,51 @@ impl OwnedSocket {
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         let e = get(self, SO_ERROR)?;
         Ok((e != 0).then(|| io::Error::from_raw_os_error(e)))
+    }
+
+    /// `getsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU)` — the CPU that
+    /// handled this socket's incoming packets, or the CPU it was told to
+    /// take connections from; `None`: neither (the kernel's -1).
+    ///
+    /// On a connected socket the kernel records, as packets arrive, the
+    /// CPU whose softirq processed them (a daemon can move the connection
+    /// to the worker pinned there). A listener keeps -1 until
+    /// [`set_incoming_cpu`](OwnedSocket::set_incoming_cpu) sets it: the
+    /// connections it queues do not change it.
+    ///
+    /// # Errors
+    ///
+    /// None on a socket; see the [module docs](crate::opt).
+    #[doc(alias = "SO_INCOMING_CPU")]
+    pub fn incoming_cpu(&self) -> io::Result<Option<u32>> {
+        // Any negative value is "none": the kernel stores what it is given.
+        get(self, SO_INCOMING_CPU).map(|v| u32::try_from(v).ok())
+    }
+
+    /// `setsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &int)` — take only the
+    /// connections (or datagrams) that arrive on this CPU; `None` (-1)
+    /// clears it.
+    ///
+    /// In an `SO_REUSEPORT` group whose sockets set it, the kernel prefers
+    /// the socket whose CPU matches the CPU handling the incoming SYN or
+    /// datagram, before its hash spreads the rest (Linux 6.1 made this
+    /// work with every socket of the group set, not only some); with one
+    /// listener per CPU and a worker pinned to each, a connection is
+    /// accepted on the CPU that received it. Outside a group it only
+    /// records the value. The kernel accepts any number: a CPU that does
+    /// not exist simply never matches. Set it before or after `bind`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` above `i32::MAX`, before any syscall; otherwise see
+    /// the [module docs](crate::opt).
+    #[doc(alias = "SO_INCOMING_CPU")]
+    pub fn set_incoming_cpu(&self, cpu: Option<u32>) -> io::Result<()> {
+        let v = match cpu {
+            None => -1,
+            Some(c) => super::to_int(c, "CPU number too large")?,
+        };
+        set(self, SO_INCOMING_CPU, v)
     }
 
     /// `getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE)` — whether keepalive
