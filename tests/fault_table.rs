@@ -69,6 +69,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use baresock::bpf::Program;
 use baresock::fault::{self, Fault};
 use baresock::msg::{self, Cmsg, Credentials, RecvMmsgHdr, SendMmsgHdr};
 use baresock::poll::{
@@ -1712,6 +1713,44 @@ fn opt_rows(t: &mut Vec<Row>) {
     let secs = Duration::from_secs;
     // SOL_SOCKET
     get!(tcp4, is_listener);
+    set!(udp4, attach_filter(&Program::drop_new_syns()));
+    t.push(row(
+        "OwnedSocket::attach_reuseport_cbpf",
+        &[Op::Setsockopt],
+        || {
+            let fx = tcp4();
+            fx.s().set_reuse_port(true).unwrap();
+            fx
+        },
+        |fx| {
+            fx.s()
+                .attach_reuseport_cbpf(&Program::steer_by_cpu())
+                .map(|()| 0)
+        },
+    ));
+    t.push(row(
+        "OwnedSocket::detach_filter",
+        &[Op::Setsockopt],
+        || {
+            let fx = udp4();
+            fx.s().attach_filter(&Program::drop_new_syns()).unwrap();
+            fx
+        },
+        |fx| fx.s().detach_filter().map(|()| 0),
+    ));
+    t.push(row(
+        "OwnedSocket::detach_reuseport_bpf",
+        &[Op::Setsockopt],
+        || {
+            let fx = tcp4();
+            fx.s().set_reuse_port(true).unwrap();
+            fx.s()
+                .attach_reuseport_cbpf(&Program::steer_by_cpu())
+                .unwrap();
+            fx
+        },
+        |fx| fx.s().detach_reuseport_bpf().map(|()| 0),
+    ));
     get!(tcp4, device);
     set!(tcp4, bind_device(Some(b"lo")));
     get!(udp4, broadcast);
@@ -3091,6 +3130,13 @@ const PURE_TRAITS: &[(&str, &str)] = &[
 const OPT_DECODE: &str = "pure: decodes a C value getsockopt already returned; makes no syscall";
 
 const EXEMPT: &[(&str, &str)] = &[
+    ("Insn::stmt", BPF),
+    ("Insn::jump", BPF),
+    ("Program::new", BPF),
+    ("Program::instructions", BPF),
+    ("Program::len", BPF),
+    ("Program::steer_by_cpu", BPF),
+    ("Program::drop_new_syns", BPF),
     ("opt::decode::linger", OPT_DECODE),
     ("opt::decode::peer_cred", OPT_DECODE),
     ("opt::decode::tcp_info", OPT_DECODE),
@@ -3205,6 +3251,8 @@ const EXEMPT: &[(&str, &str)] = &[
     ("SignalSet as FromIterator::from_iter", SIGNAL_SET),
 ];
 
+const BPF: &str =
+    "builds or checks a classic BPF program in memory; the attach rows make the syscall";
 const ADDR: &str = "a sockaddr value: built, read and decoded in memory (addr.rs makes no syscall)";
 const CMSG_READ: &str =
     "reads control-message bytes already received: a pure parser (fuzzed and run under Miri)";

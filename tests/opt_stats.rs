@@ -154,7 +154,13 @@ fn each_setter_is_one_setsockopt() {
             assert_eq!(counts, one_set, "{}", stringify!($e));
         )*};
     }
+    let reuse = sock(Domain::IPV4, Type::STREAM);
+    reuse.set_reuse_port(true).unwrap();
     check!(
+        udp.attach_filter(&baresock::bpf::Program::drop_new_syns()),
+        udp.detach_filter(),
+        reuse.attach_reuseport_cbpf(&baresock::bpf::Program::steer_by_cpu()),
+        reuse.detach_reuseport_bpf(),
         udp.bind_device(Some(b"lo")),
         udp.set_broadcast(true),
         tcp.set_incoming_cpu(Some(0)),

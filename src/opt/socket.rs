@@ -5,10 +5,13 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use super::{IFNAMSIZ, Int, Opt, get, get_bool, opt, secs_int, set, set_bool, timeval_from};
+use crate::bpf::Program;
 use crate::{Domain, OwnedSocket, Protocol, Type, sys};
 
 const SO_ACCEPTCONN: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_ACCEPTCONN);
 const SO_BROADCAST: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_BROADCAST);
+const SO_DETACH_FILTER: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_DETACH_FILTER);
+const SO_DETACH_REUSEPORT_BPF: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_DETACH_REUSEPORT_BPF);
 const SO_DOMAIN: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_DOMAIN);
 const SO_ERROR: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_ERROR);
 const SO_INCOMING_CPU: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_INCOMING_CPU);
@@ -57,6 +60,62 @@ impl OwnedSocket {
     #[doc(alias = "SO_ACCEPTCONN")]
     pub fn is_listener(&self) -> io::Result<bool> {
         get_bool(self, SO_ACCEPTCONN)
+    }
+
+    /// `setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &sock_fprog)` — run
+    /// a classic BPF program on every packet this socket receives, and
+    /// keep only what it lets through.
+    ///
+    /// The kernel copies the program and runs it on each incoming packet
+    /// before queueing it (for TCP: on each segment, offset 0 being the
+    /// TCP header; see [`bpf`](crate::bpf)): a return of 0 drops the
+    /// packet, n keeps its first n bytes. It replaces a program already
+    /// attached. On a listener it sees the handshakes' segments, and the
+    /// sockets it accepts inherit it.
+    /// [`Program::drop_new_syns`] is the one a graceful stop needs.
+    ///
+    /// # Errors
+    ///
+    /// - `EPERM`: the filter is locked (`SO_LOCK_FILTER` was set).
+    /// - `ENOMEM`: the program does not fit the socket's option memory
+    ///   (`net.core.optmem_max`, 128 KiB by default). While a filter is
+    ///   replaced, the old and the new are both charged: replacing one of
+    ///   4,096 instructions with another fails where detaching first
+    ///   would not.
+    /// - Otherwise see the [module docs](crate::opt). The kernel's
+    ///   `EINVAL` for a bad program cannot happen: [`Program::new`]
+    ///   checked it.
+    #[doc(alias = "SO_ATTACH_FILTER")]
+    pub fn attach_filter(&self, program: &Program) -> io::Result<()> {
+        sys::net::setsockopt_filter(self.as_fd(), libc::SO_ATTACH_FILTER, program.instructions())
+    }
+
+    /// `setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &sock_fprog)`
+    /// — choose, with a classic BPF program, which socket of this
+    /// socket's `SO_REUSEPORT` group gets each new connection or datagram.
+    ///
+    /// The program belongs to the group, not to this socket: attached
+    /// through any member, it serves them all, and replaces the group's
+    /// program. It returns an index into the group, in the order its
+    /// sockets were bound (the first is 0); an index the group does not
+    /// have falls back to the kernel's hash. Attach it before `bind` (with
+    /// [`set_reuse_port`](OwnedSocket::set_reuse_port) on) or after.
+    /// [`Program::steer_by_cpu`] is the one a daemon with a listener per
+    /// CPU needs.
+    ///
+    /// # Errors
+    ///
+    /// - `EINVAL`: the socket has no reuseport group: `SO_REUSEPORT` is
+    ///   off, or it was off when the socket was bound.
+    /// - `ENOMEM`: the program is larger than `net.core.optmem_max` allows.
+    /// - Otherwise see the [module docs](crate::opt).
+    #[doc(alias = "SO_ATTACH_REUSEPORT_CBPF")]
+    pub fn attach_reuseport_cbpf(&self, program: &Program) -> io::Result<()> {
+        sys::net::setsockopt_filter(
+            self.as_fd(),
+            libc::SO_ATTACH_REUSEPORT_CBPF,
+            program.instructions(),
+        )
     }
 
     /// `getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE)` — the name of the
@@ -131,6 +190,36 @@ impl OwnedSocket {
     #[doc(alias = "SO_BROADCAST")]
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         set_bool(self, SO_BROADCAST, on)
+    }
+
+    /// `setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &int)` — remove the
+    /// socket's BPF filter: every packet is received again.
+    ///
+    /// # Errors
+    ///
+    /// - `ENOENT`: no filter is attached.
+    /// - `EPERM`: the filter is locked (`SO_LOCK_FILTER` was set).
+    /// - Otherwise see the [module docs](crate::opt).
+    #[doc(alias = "SO_DETACH_FILTER")]
+    pub fn detach_filter(&self) -> io::Result<()> {
+        // The kernel ignores the value, but wants an int's worth of it.
+        set(self, SO_DETACH_FILTER, 0)
+    }
+
+    /// `setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &int)` —
+    /// remove the program of this socket's reuseport group: the kernel's
+    /// hash chooses the socket again.
+    ///
+    /// # Errors
+    ///
+    /// - `ENOENT`: the group has no program (or the socket has
+    ///   `SO_REUSEPORT` on but no group yet).
+    /// - `EINVAL`: the socket has no reuseport group and `SO_REUSEPORT`
+    ///   is off.
+    /// - Otherwise see the [module docs](crate::opt).
+    #[doc(alias = "SO_DETACH_REUSEPORT_BPF")]
+    pub fn detach_reuseport_bpf(&self) -> io::Result<()> {
+        set(self, SO_DETACH_REUSEPORT_BPF, 0)
     }
 
     /// `getsockopt(fd, SOL_SOCKET, SO_DOMAIN)` — the socket's address
