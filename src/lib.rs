@@ -19,6 +19,7 @@ compile_error!(
 pub mod activation;
 pub mod addr;
 pub mod bpf;
+pub mod cpu;
 pub mod msg;
 pub mod opt;
 pub mod poll;

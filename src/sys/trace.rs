@@ -24,6 +24,7 @@
 
 use std::fmt::{self, Display, Formatter, Write as _};
 use std::io;
+use std::mem;
 use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -487,6 +488,31 @@ impl Display for OptVal<'_> {
     }
 }
 
+/// A CPU mask as strace prints it: the CPUs set in its first `bytes`
+/// bytes (whole words), `[0 1 5]`.
+pub(crate) struct CpuMask<'a>(pub(crate) &'a [libc::c_ulong], pub(crate) usize);
+
+impl Display for CpuMask<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let bits = libc::c_ulong::BITS as usize;
+        let words = (self.1 / mem::size_of::<libc::c_ulong>()).min(self.0.len());
+        f.write_str("[")?;
+        let mut first = true;
+        for (w, &word) in self.0[..words].iter().enumerate() {
+            for b in 0..bits {
+                if word & (1 << b) != 0 {
+                    if !first {
+                        f.write_str(" ")?;
+                    }
+                    first = false;
+                    write!(f, "{}", w * bits + b)?;
+                }
+            }
+        }
+        f.write_str("]")
+    }
+}
+
 /// A value-result length as strace prints it: `[n]`, or `[in => out]` when
 /// the kernel changed it.
 pub(crate) struct LenInOut(pub(crate) libc::socklen_t, pub(crate) libc::socklen_t);
@@ -731,6 +757,19 @@ mod tests {
             format!("\"{}\"...", "a".repeat(32))
         );
         assert_eq!(Buf(b"\"\\").to_string(), "\"\\\"\\\\\"");
+    }
+
+    #[test]
+    fn cpu_masks_list_the_cpus_in_the_bytes_written() {
+        let bits = libc::c_ulong::BITS as usize;
+        let mut m = [0 as libc::c_ulong; 1024 / libc::c_ulong::BITS as usize];
+        m[0] = 0b11;
+        m[100 / bits] |= 1 << (100 % bits);
+        assert_eq!(CpuMask(&m, 128).to_string(), "[0 1 100]");
+        // Only what the kernel wrote: one word.
+        let word = mem::size_of::<libc::c_ulong>();
+        assert_eq!(CpuMask(&m, word).to_string(), "[0 1]");
+        assert_eq!(CpuMask(&[0; 16], 128).to_string(), "[]");
     }
 
     #[test]
