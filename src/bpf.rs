@@ -22,6 +22,15 @@
 //! by 32 or more; scratch words 0 to 15, and none read before every path
 //! to the read has stored it; an ancillary load of a known field.
 //!
+//! # Byte order
+//!
+//! An [`Insn`] is in the machine's own order (it is a C struct the kernel
+//! reads as such). Packet loads are not: `BPF_H` and `BPF_W` loads read
+//! network (big-endian) order and leave a number in `A`, on every
+//! machine, s390x included. So a filter on a port compares with the port
+//! as a number (`k = 8080`), never with `8080u16.to_be()`; a byte load
+//! (`BPF_B`, the TCP flags) has no order at all.
+//!
 //! # Where the packet starts
 //!
 //! Offset 0 is where the protocol that delivers to the socket starts

@@ -348,3 +348,86 @@ fn a_tcp_filter_sees_the_tcp_header_at_offset_0() {
         }
     }
 }
+
+/// How a reuseport group chooses by CPU.
+#[derive(Clone, Copy, Debug)]
+enum Steer {
+    /// `Program::steer_by_cpu` on the group (SO_ATTACH_REUSEPORT_CBPF).
+    Cbpf,
+    /// `SO_INCOMING_CPU` set to its index on each listener, no program.
+    IncomingCpu,
+}
+
+/// Connections a client thread pinned to each CPU makes; all must land
+/// on the listener whose index is that CPU.
+const PER_CPU: usize = 20;
+
+fn steering_by_cpu(how: Steer) {
+    let allowed: Vec<usize> = baresock::cpu::affinity(0).unwrap().iter().collect();
+    // One listener per CPU number up to the highest this process may use
+    // (index = CPU number), at most 64; clients on at most 4 CPUs.
+    let top = *allowed.iter().max().unwrap();
+    assert!(top < 64, "CPUs up to {top}: too many listeners for a test");
+    let mut listeners = Vec::new();
+    for i in 0..=top {
+        let l = sock(Domain::IPV4, Type::STREAM);
+        l.set_reuse_port(true).unwrap();
+        match how {
+            Steer::Cbpf if i == 0 => l.attach_reuseport_cbpf(&Program::steer_by_cpu()).unwrap(),
+            Steer::Cbpf => {}
+            Steer::IncomingCpu => l.set_incoming_cpu(Some(i as u32)).unwrap(),
+        }
+        // Bound in index order: the group's index is the bind order.
+        let at = listeners
+            .first()
+            .map_or_else(|| v4(0), |l: &OwnedSocket| l.local_addr().unwrap());
+        l.bind(&at).unwrap();
+        l.listen(128).unwrap();
+        l.set_nonblocking(true).unwrap();
+        listeners.push(l);
+    }
+    let addr = listeners[0].local_addr().unwrap();
+    for &cpu in allowed.iter().take(4) {
+        let clients = std::thread::spawn(move || {
+            // This thread's own affinity; it ends with the thread, and is
+            // put back anyway.
+            let before = baresock::cpu::affinity(0).unwrap();
+            baresock::cpu::set_affinity(0, &baresock::cpu::CpuSet::single(cpu).unwrap()).unwrap();
+            let mut v = Vec::new();
+            for _ in 0..PER_CPU {
+                let c = sock(Domain::IPV4, Type::STREAM);
+                c.connect(&addr).unwrap();
+                v.push(c);
+            }
+            baresock::cpu::set_affinity(0, &before).unwrap();
+            v
+        });
+        let clients = clients.join().unwrap();
+        // Every handshake is complete: each connection waits in the queue
+        // of the listener the kernel chose.
+        let mut landed = vec![0usize; listeners.len()];
+        for (i, l) in listeners.iter().enumerate() {
+            while let Ok((a, _)) = l.accept() {
+                drop(a);
+                landed[i] += 1;
+            }
+        }
+        let mut want = vec![0usize; listeners.len()];
+        want[cpu] = PER_CPU;
+        assert_eq!(
+            landed, want,
+            "{how:?}: connections from CPU {cpu}, per listener"
+        );
+        drop(clients);
+    }
+}
+
+#[test]
+fn steer_by_cpu_gives_each_cpu_its_listener() {
+    steering_by_cpu(Steer::Cbpf);
+}
+
+#[test]
+fn so_incoming_cpu_gives_each_cpu_its_listener() {
+    steering_by_cpu(Steer::IncomingCpu);
+}
