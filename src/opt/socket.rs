@@ -85,6 +85,22 @@ impl OwnedSocket {
     /// - Otherwise see the [module docs](crate::opt). The kernel's
     ///   `EINVAL` for a bad program cannot happen: [`Program::new`]
     ///   checked it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresock::bpf::Program;
+    /// use baresock::{Domain, OwnedSocket, Protocol, SockAddr, Type};
+    ///
+    /// let l = OwnedSocket::new(Domain::IPV4, Type::STREAM, Protocol::DEFAULT)?;
+    /// l.bind(&SockAddr::from(std::net::SocketAddr::from(([127, 0, 0, 1], 0))))?;
+    /// l.listen(128)?;
+    /// // Stopping: no new handshakes from here on, then drain the queue.
+    /// l.attach_filter(&Program::drop_new_syns())?;
+    /// // Or not: take new connections again.
+    /// l.detach_filter()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[doc(alias = "SO_ATTACH_FILTER")]
     pub fn attach_filter(&self, program: &Program) -> io::Result<()> {
         sys::net::setsockopt_filter(self.as_fd(), libc::SO_ATTACH_FILTER, program.instructions())
@@ -274,14 +290,15 @@ impl OwnedSocket {
     /// connections (or datagrams) that arrive on this CPU; `None` (-1)
     /// clears it.
     ///
-    /// In an `SO_REUSEPORT` group whose sockets set it, the kernel prefers
-    /// the socket whose CPU matches the CPU handling the incoming SYN or
-    /// datagram, before its hash spreads the rest (Linux 6.1 made this
-    /// work with every socket of the group set, not only some); with one
-    /// listener per CPU and a worker pinned to each, a connection is
-    /// accepted on the CPU that received it. Outside a group it only
-    /// records the value. The kernel accepts any number: a CPU that does
-    /// not exist simply never matches. Set it before or after `bind`.
+    /// In an `SO_REUSEPORT` group, the kernel gives an incoming SYN or
+    /// datagram to the socket whose CPU matches the CPU handling it, and
+    /// spreads by its hash only when none matches; with one listener per
+    /// CPU and a worker pinned to each, a connection is accepted on the
+    /// CPU that received it. (Linux 4.6 to 6.0 ignored it inside a group,
+    /// whose fast selection skipped the CPU match; 6.1 restored it.)
+    /// Outside a group it only records the value. The kernel accepts any
+    /// number: a CPU that does not exist simply never matches. Set it
+    /// before or after `bind`.
     ///
     /// # Errors
     ///
