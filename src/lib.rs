@@ -18,6 +18,8 @@ compile_error!(
 
 pub mod activation;
 pub mod addr;
+pub mod bpf;
+pub mod cpu;
 pub mod msg;
 pub mod opt;
 pub mod poll;

@@ -69,6 +69,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use baresock::bpf::Program;
 use baresock::fault::{self, Fault};
 use baresock::msg::{self, Cmsg, Credentials, RecvMmsgHdr, SendMmsgHdr};
 use baresock::poll::{
@@ -142,6 +143,8 @@ enum Op {
     Signalfd4,
     RtSigprocmask,
     Kill,
+    SchedSetaffinity,
+    SchedGetaffinity,
 }
 
 impl Op {
@@ -184,6 +187,8 @@ impl Op {
             Op::Signalfd4 => Syscall::Signalfd4,
             Op::RtSigprocmask => Syscall::RtSigprocmask,
             Op::Kill => Syscall::Kill,
+            Op::SchedSetaffinity => Syscall::SchedSetaffinity,
+            Op::SchedGetaffinity => Syscall::SchedGetaffinity,
         }
     }
 
@@ -203,7 +208,8 @@ impl Op {
     /// resource errors of its man page (EAGAIN, ENOBUFS, ENOMEM, EMFILE,
     /// ECONNRESET where they apply; close's EIO and ENOSPC; epoll_ctl's
     /// ENOSPC for max_user_watches; kill's EPERM and ESRCH, which depend
-    /// on the target process, not on the call).
+    /// on the target process, not on the call; sched_setaffinity's EINVAL,
+    /// EPERM and ESRCH, which depend on the CPUs online and the target).
     fn errnos(self) -> &'static [i32] {
         use libc::*;
         match self {
@@ -229,6 +235,11 @@ impl Op {
             Op::Getpid | Op::Geteuid | Op::Getegid => &[EINTR, ENOMEM],
             Op::TimerfdSettime | Op::TimerfdGettime | Op::RtSigprocmask => &[EINTR, ENOMEM],
             Op::Kill => &[EINTR, EPERM, ESRCH],
+            // EINVAL: which CPUs are online changes under the caller
+            // (hotplug, a cgroup's cpuset); EPERM and ESRCH depend on the
+            // target thread, as for kill.
+            Op::SchedSetaffinity => &[EINTR, EINVAL, EPERM, ESRCH],
+            Op::SchedGetaffinity => &[EINTR, EINVAL, ESRCH],
         }
     }
 
@@ -1071,7 +1082,49 @@ fn table() -> Vec<Row> {
     msg_rows(&mut t);
     poll_rows(&mut t);
     source_rows(&mut t);
+    cpu_rows(&mut t);
     t
+}
+
+/// The calling thread's affinity, read through nix (the oracle).
+fn nix_affinity() -> Vec<usize> {
+    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+    (0..nix::sched::CpuSet::count())
+        .filter(|&c| set.is_set(c).unwrap())
+        .collect()
+}
+
+fn cpu_rows(t: &mut Vec<Row>) {
+    use baresock::cpu;
+    // set_affinity sets the walking thread's affinity to what it already
+    // is, so nothing changes whether the call is faulted or not; the
+    // check says so every cycle.
+    let before = nix_affinity();
+    let mut mine = cpu::CpuSet::new();
+    for &c in &before {
+        mine.insert(c).unwrap();
+    }
+    t.push(
+        row(
+            "cpu::set_affinity",
+            &[Op::SchedSetaffinity],
+            Fx::default,
+            move |_| cpu::set_affinity(0, &mine).map(|()| 0),
+        )
+        .after(move |_, case, _| {
+            assert_eq!(nix_affinity(), before, "cycle {}", case.cycle);
+        }),
+    );
+    t.push(row(
+        "cpu::affinity",
+        &[Op::SchedGetaffinity],
+        Fx::default,
+        |_| {
+            let got = cpu::affinity(0)?;
+            assert_eq!(got.iter().collect::<Vec<_>>(), nix_affinity());
+            Ok(0)
+        },
+    ));
 }
 
 fn socket_rows(t: &mut Vec<Row>) {
@@ -1712,12 +1765,52 @@ fn opt_rows(t: &mut Vec<Row>) {
     let secs = Duration::from_secs;
     // SOL_SOCKET
     get!(tcp4, is_listener);
+    set!(udp4, attach_filter(&Program::drop_new_syns()));
+    t.push(row(
+        "OwnedSocket::attach_reuseport_cbpf",
+        &[Op::Setsockopt],
+        || {
+            let fx = tcp4();
+            fx.s().set_reuse_port(true).unwrap();
+            fx
+        },
+        |fx| {
+            fx.s()
+                .attach_reuseport_cbpf(&Program::steer_by_cpu())
+                .map(|()| 0)
+        },
+    ));
+    t.push(row(
+        "OwnedSocket::detach_filter",
+        &[Op::Setsockopt],
+        || {
+            let fx = udp4();
+            fx.s().attach_filter(&Program::drop_new_syns()).unwrap();
+            fx
+        },
+        |fx| fx.s().detach_filter().map(|()| 0),
+    ));
+    t.push(row(
+        "OwnedSocket::detach_reuseport_bpf",
+        &[Op::Setsockopt],
+        || {
+            let fx = tcp4();
+            fx.s().set_reuse_port(true).unwrap();
+            fx.s()
+                .attach_reuseport_cbpf(&Program::steer_by_cpu())
+                .unwrap();
+            fx
+        },
+        |fx| fx.s().detach_reuseport_bpf().map(|()| 0),
+    ));
     get!(tcp4, device);
     set!(tcp4, bind_device(Some(b"lo")));
     get!(udp4, broadcast);
     set!(udp4, set_broadcast(true));
     get!(tcp4, domain);
     get!(tcp4, take_error);
+    get!(tcp4, incoming_cpu);
+    set!(tcp4, set_incoming_cpu(Some(0)));
     get!(tcp4, keepalive);
     set!(tcp4, set_keepalive(true));
     get!(tcp4, linger);
@@ -3089,6 +3182,22 @@ const PURE_TRAITS: &[(&str, &str)] = &[
 const OPT_DECODE: &str = "pure: decodes a C value getsockopt already returned; makes no syscall";
 
 const EXEMPT: &[(&str, &str)] = &[
+    ("CpuSet::new", CPU_SET),
+    ("CpuSet::single", CPU_SET),
+    ("CpuSet::insert", CPU_SET),
+    ("CpuSet::remove", CPU_SET),
+    ("CpuSet::contains", CPU_SET),
+    ("CpuSet::len", CPU_SET),
+    ("CpuSet::is_empty", CPU_SET),
+    ("CpuSet::iter", CPU_SET),
+    ("CpuSet as Default::default", CPU_SET),
+    ("Insn::stmt", BPF),
+    ("Insn::jump", BPF),
+    ("Program::new", BPF),
+    ("Program::instructions", BPF),
+    ("Program::len", BPF),
+    ("Program::steer_by_cpu", BPF),
+    ("Program::drop_new_syns", BPF),
     ("opt::decode::linger", OPT_DECODE),
     ("opt::decode::peer_cred", OPT_DECODE),
     ("opt::decode::tcp_info", OPT_DECODE),
@@ -3206,6 +3315,9 @@ const EXEMPT: &[(&str, &str)] = &[
     ("SignalSet as FromIterator::from_iter", SIGNAL_SET),
 ];
 
+const CPU_SET: &str = "a CPU mask in memory (cpu_set_t's words): bits set and read, no syscall";
+const BPF: &str =
+    "builds or checks a classic BPF program in memory; the attach rows make the syscall";
 const ADDR: &str = "a sockaddr value: built, read and decoded in memory (addr.rs makes no syscall)";
 const CMSG_READ: &str =
     "reads control-message bytes already received: a pure parser (fuzzed and run under Miri)";

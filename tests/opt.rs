@@ -88,6 +88,14 @@ mod oracle {
         bool
     );
     sockopt_impl!(
+        /// `SO_INCOMING_CPU`
+        IncomingCpu,
+        Both,
+        libc::SOL_SOCKET,
+        libc::SO_INCOMING_CPU,
+        libc::c_int
+    );
+    sockopt_impl!(
         /// `IPV6_MULTICAST_IF`
         Ipv6MulticastIf,
         Both,
@@ -974,6 +982,48 @@ fn so_reuseport_round_trips_and_lets_tcp_listeners_share_a_port() {
     let u = sock(Domain::UNIX, Type::STREAM);
     expect_errno!(u.set_reuse_port(true), EOPNOTSUPP);
     u.set_reuse_port(false).unwrap();
+}
+
+#[test]
+#[cfg_attr(
+    qemu_user,
+    ignore = "qemu-user: SO_INCOMING_CPU is ENOPROTOOPT there (not translated)"
+)]
+fn so_incoming_cpu_reads_none_on_a_listener_and_round_trips() {
+    let l = tcp4();
+    l.bind(&v4(Ipv4Addr::LOCALHOST, 0)).unwrap();
+    l.listen(8).unwrap();
+    assert_eq!(l.incoming_cpu().unwrap(), None);
+    assert_eq!(getsockopt(&l, oracle::IncomingCpu).unwrap(), -1);
+    // A queued connection does not change the listener's value.
+    let c = tcp4();
+    c.connect(&v4(Ipv4Addr::LOCALHOST, port_of(&l))).unwrap();
+    assert_eq!(l.incoming_cpu().unwrap(), None);
+
+    l.set_incoming_cpu(Some(1)).unwrap();
+    assert_eq!(l.incoming_cpu().unwrap(), Some(1));
+    assert_eq!(getsockopt(&l, oracle::IncomingCpu).unwrap(), 1);
+    setsockopt(&l, oracle::IncomingCpu, &0).unwrap();
+    assert_eq!(l.incoming_cpu().unwrap(), Some(0));
+    l.set_incoming_cpu(None).unwrap();
+    assert_eq!(getsockopt(&l, oracle::IncomingCpu).unwrap(), -1);
+    // The kernel stores any CPU number: one that does not exist never
+    // matches.
+    l.set_incoming_cpu(Some(100_000)).unwrap();
+    assert_eq!(getsockopt(&l, oracle::IncomingCpu).unwrap(), 100_000);
+    assert_invalid_input(l.set_incoming_cpu(Some(u32::MAX)));
+    assert_invalid_input(l.set_incoming_cpu(Some(i32::MAX as u32 + 1)));
+    assert_eq!(l.incoming_cpu().unwrap(), Some(100_000));
+
+    // A connected socket records the CPU that processed what it received:
+    // on loopback, the sender's, one this process may run on.
+    let (a, _) = l.accept().unwrap();
+    c.send(b"x").unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(a.recv(&mut buf).unwrap(), 1);
+    let cpu = a.incoming_cpu().unwrap().expect("a CPU recorded");
+    let allowed = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+    assert!(allowed.is_set(cpu as usize).unwrap(), "CPU {cpu}");
 }
 
 #[test]

@@ -46,6 +46,7 @@ fn refused_input_makes_no_syscall() {
 
     refused_without_a_syscall(|| udp.bind_device(Some(b"0123456789abcdef")));
     refused_without_a_syscall(|| udp.bind_device(Some(b"l\0o")));
+    refused_without_a_syscall(|| udp.set_incoming_cpu(Some(u32::MAX)));
     refused_without_a_syscall(|| udp.set_read_timeout(Some(Duration::ZERO)));
     refused_without_a_syscall(|| udp.set_write_timeout(Some(Duration::ZERO)));
     refused_without_a_syscall(|| udp.set_read_timeout(Some(Duration::MAX)));
@@ -93,6 +94,7 @@ fn each_getter_is_one_getsockopt() {
         udp.broadcast(),
         udp.domain(),
         udp.take_error(),
+        udp.incoming_cpu(),
         tcp.keepalive(),
         tcp.linger(),
         a.peer_cred(),
@@ -152,9 +154,17 @@ fn each_setter_is_one_setsockopt() {
             assert_eq!(counts, one_set, "{}", stringify!($e));
         )*};
     }
+    let reuse = sock(Domain::IPV4, Type::STREAM);
+    reuse.set_reuse_port(true).unwrap();
     check!(
+        udp.attach_filter(&baresock::bpf::Program::drop_new_syns()),
+        udp.detach_filter(),
+        reuse.attach_reuseport_cbpf(&baresock::bpf::Program::steer_by_cpu()),
+        reuse.detach_reuseport_bpf(),
         udp.bind_device(Some(b"lo")),
         udp.set_broadcast(true),
+        tcp.set_incoming_cpu(Some(0)),
+        tcp.set_incoming_cpu(None),
         tcp.set_keepalive(true),
         tcp.set_linger(Some(Duration::from_secs(1))),
         tcp.set_linger(None),

@@ -5,12 +5,16 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use super::{IFNAMSIZ, Int, Opt, get, get_bool, opt, secs_int, set, set_bool, timeval_from};
+use crate::bpf::Program;
 use crate::{Domain, OwnedSocket, Protocol, Type, sys};
 
 const SO_ACCEPTCONN: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_ACCEPTCONN);
 const SO_BROADCAST: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_BROADCAST);
+const SO_DETACH_FILTER: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_DETACH_FILTER);
+const SO_DETACH_REUSEPORT_BPF: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_DETACH_REUSEPORT_BPF);
 const SO_DOMAIN: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_DOMAIN);
 const SO_ERROR: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_ERROR);
+const SO_INCOMING_CPU: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_INCOMING_CPU);
 const SO_KEEPALIVE: Opt<Int> = opt(libc::SOL_SOCKET, libc::SO_KEEPALIVE);
 const SO_LINGER: Opt<libc::linger> = opt(libc::SOL_SOCKET, libc::SO_LINGER);
 const SO_PEERCRED: Opt<libc::ucred> = opt(libc::SOL_SOCKET, libc::SO_PEERCRED);
@@ -56,6 +60,78 @@ impl OwnedSocket {
     #[doc(alias = "SO_ACCEPTCONN")]
     pub fn is_listener(&self) -> io::Result<bool> {
         get_bool(self, SO_ACCEPTCONN)
+    }
+
+    /// `setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &sock_fprog)` — run
+    /// a classic BPF program on every packet this socket receives, and
+    /// keep only what it lets through.
+    ///
+    /// The kernel copies the program and runs it on each incoming packet
+    /// before queueing it (for TCP: on each segment, offset 0 being the
+    /// TCP header; see [`bpf`](crate::bpf)): a return of 0 drops the
+    /// packet, n keeps its first n bytes. It replaces a program already
+    /// attached. On a listener it sees the handshakes' segments, and the
+    /// sockets it accepts inherit it.
+    /// [`Program::drop_new_syns`] is the one a graceful stop needs.
+    ///
+    /// # Errors
+    ///
+    /// - `EPERM`: the filter is locked (`SO_LOCK_FILTER` was set).
+    /// - `ENOMEM`: the program does not fit the socket's option memory
+    ///   (`net.core.optmem_max`, 128 KiB by default). While a filter is
+    ///   replaced, the old and the new are both charged: replacing one of
+    ///   4,096 instructions with another fails where detaching first
+    ///   would not.
+    /// - Otherwise see the [module docs](crate::opt). The kernel's
+    ///   `EINVAL` for a bad program cannot happen: [`Program::new`]
+    ///   checked it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use baresock::bpf::Program;
+    /// use baresock::{Domain, OwnedSocket, Protocol, SockAddr, Type};
+    ///
+    /// let l = OwnedSocket::new(Domain::IPV4, Type::STREAM, Protocol::DEFAULT)?;
+    /// l.bind(&SockAddr::from(std::net::SocketAddr::from(([127, 0, 0, 1], 0))))?;
+    /// l.listen(128)?;
+    /// // Stopping: no new handshakes from here on, then drain the queue.
+    /// l.attach_filter(&Program::drop_new_syns())?;
+    /// // Or not: take new connections again.
+    /// l.detach_filter()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[doc(alias = "SO_ATTACH_FILTER")]
+    pub fn attach_filter(&self, program: &Program) -> io::Result<()> {
+        sys::net::setsockopt_filter(self.as_fd(), libc::SO_ATTACH_FILTER, program.instructions())
+    }
+
+    /// `setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &sock_fprog)`
+    /// — choose, with a classic BPF program, which socket of this
+    /// socket's `SO_REUSEPORT` group gets each new connection or datagram.
+    ///
+    /// The program belongs to the group, not to this socket: attached
+    /// through any member, it serves them all, and replaces the group's
+    /// program. It returns an index into the group, in the order its
+    /// sockets were bound (the first is 0); an index the group does not
+    /// have falls back to the kernel's hash. Attach it before `bind` (with
+    /// [`set_reuse_port`](OwnedSocket::set_reuse_port) on) or after.
+    /// [`Program::steer_by_cpu`] is the one a daemon with a listener per
+    /// CPU needs.
+    ///
+    /// # Errors
+    ///
+    /// - `EINVAL`: the socket has no reuseport group: `SO_REUSEPORT` is
+    ///   off, or it was off when the socket was bound.
+    /// - `ENOMEM`: the program is larger than `net.core.optmem_max` allows.
+    /// - Otherwise see the [module docs](crate::opt).
+    #[doc(alias = "SO_ATTACH_REUSEPORT_CBPF")]
+    pub fn attach_reuseport_cbpf(&self, program: &Program) -> io::Result<()> {
+        sys::net::setsockopt_filter(
+            self.as_fd(),
+            libc::SO_ATTACH_REUSEPORT_CBPF,
+            program.instructions(),
+        )
     }
 
     /// `getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE)` — the name of the
@@ -132,6 +208,36 @@ impl OwnedSocket {
         set_bool(self, SO_BROADCAST, on)
     }
 
+    /// `setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &int)` — remove the
+    /// socket's BPF filter: every packet is received again.
+    ///
+    /// # Errors
+    ///
+    /// - `ENOENT`: no filter is attached.
+    /// - `EPERM`: the filter is locked (`SO_LOCK_FILTER` was set).
+    /// - Otherwise see the [module docs](crate::opt).
+    #[doc(alias = "SO_DETACH_FILTER")]
+    pub fn detach_filter(&self) -> io::Result<()> {
+        // The kernel ignores the value, but wants an int's worth of it.
+        set(self, SO_DETACH_FILTER, 0)
+    }
+
+    /// `setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &int)` —
+    /// remove the program of this socket's reuseport group: the kernel's
+    /// hash chooses the socket again.
+    ///
+    /// # Errors
+    ///
+    /// - `ENOENT`: the group has no program (or the socket has
+    ///   `SO_REUSEPORT` on but no group yet).
+    /// - `EINVAL`: the socket has no reuseport group and `SO_REUSEPORT`
+    ///   is off.
+    /// - Otherwise see the [module docs](crate::opt).
+    #[doc(alias = "SO_DETACH_REUSEPORT_BPF")]
+    pub fn detach_reuseport_bpf(&self) -> io::Result<()> {
+        set(self, SO_DETACH_REUSEPORT_BPF, 0)
+    }
+
     /// `getsockopt(fd, SOL_SOCKET, SO_DOMAIN)` — the socket's address
     /// family (`AF_INET`, `AF_INET6`, `AF_UNIX`...).
     ///
@@ -159,6 +265,52 @@ impl OwnedSocket {
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         let e = get(self, SO_ERROR)?;
         Ok((e != 0).then(|| io::Error::from_raw_os_error(e)))
+    }
+
+    /// `getsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU)` — the CPU that
+    /// handled this socket's incoming packets, or the CPU it was told to
+    /// take connections from; `None`: neither (the kernel's -1).
+    ///
+    /// On a connected socket the kernel records, as packets arrive, the
+    /// CPU whose softirq processed them (a daemon can move the connection
+    /// to the worker pinned there). A listener keeps -1 until
+    /// [`set_incoming_cpu`](OwnedSocket::set_incoming_cpu) sets it: the
+    /// connections it queues do not change it.
+    ///
+    /// # Errors
+    ///
+    /// None on a socket; see the [module docs](crate::opt).
+    #[doc(alias = "SO_INCOMING_CPU")]
+    pub fn incoming_cpu(&self) -> io::Result<Option<u32>> {
+        // Any negative value is "none": the kernel stores what it is given.
+        get(self, SO_INCOMING_CPU).map(|v| u32::try_from(v).ok())
+    }
+
+    /// `setsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &int)` — take only the
+    /// connections (or datagrams) that arrive on this CPU; `None` (-1)
+    /// clears it.
+    ///
+    /// In an `SO_REUSEPORT` group, the kernel gives an incoming SYN or
+    /// datagram to the socket whose CPU matches the CPU handling it, and
+    /// spreads by its hash only when none matches; with one listener per
+    /// CPU and a worker pinned to each, a connection is accepted on the
+    /// CPU that received it. (Linux 4.6 to 6.0 ignored it inside a group,
+    /// whose fast selection skipped the CPU match; 6.1 restored it.)
+    /// Outside a group it only records the value. The kernel accepts any
+    /// number: a CPU that does not exist simply never matches. Set it
+    /// before or after `bind`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` above `i32::MAX`, before any syscall; otherwise see
+    /// the [module docs](crate::opt).
+    #[doc(alias = "SO_INCOMING_CPU")]
+    pub fn set_incoming_cpu(&self, cpu: Option<u32>) -> io::Result<()> {
+        let v = match cpu {
+            None => -1,
+            Some(c) => super::to_int(c, "CPU number too large")?,
+        };
+        set(self, SO_INCOMING_CPU, v)
     }
 
     /// `getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE)` — whether keepalive

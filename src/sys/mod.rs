@@ -18,6 +18,7 @@
 //!   none does.
 #![allow(unsafe_code)]
 
+pub(crate) mod cpu;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub(crate) mod msg;
@@ -133,6 +134,11 @@ pub enum Syscall {
     Getegid,
     /// `kill(2)`
     Kill,
+    /// `sched_setaffinity(2)` (made through `syscall(2)`)
+    SchedSetaffinity,
+    /// `sched_getaffinity(2)` (made through `syscall(2)`, so its result is
+    /// the kernel's count of bytes written, as strace shows it)
+    SchedGetaffinity,
 }
 
 impl Syscall {
@@ -177,11 +183,13 @@ impl Syscall {
         Syscall::Geteuid,
         Syscall::Getegid,
         Syscall::Kill,
+        Syscall::SchedSetaffinity,
+        Syscall::SchedGetaffinity,
     ];
 
     /// Number of syscalls in the enum (the counters' array length).
     #[cfg_attr(not(feature = "stats"), allow(dead_code))]
-    pub const COUNT: usize = Syscall::Kill as usize + 1;
+    pub const COUNT: usize = Syscall::SchedGetaffinity as usize + 1;
 
     /// The syscall's name as strace prints it: the call the kernel sees
     /// on this target.
@@ -232,6 +240,8 @@ impl Syscall {
             Syscall::Getegid if IDS32 => "getegid32",
             Syscall::Getegid => "getegid",
             Syscall::Kill => "kill",
+            Syscall::SchedSetaffinity => "sched_setaffinity",
+            Syscall::SchedGetaffinity => "sched_getaffinity",
         }
     }
 }

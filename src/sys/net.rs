@@ -412,19 +412,8 @@ pub(crate) fn setsockopt_bytes(
     name: libc::c_int,
     value: &[u8],
 ) -> io::Result<()> {
-    let r = run(Syscall::Setsockopt, 0, |_| {
-        // SAFETY: fd is borrowed for the call; value is valid for reads of
-        // value.len() bytes.
-        ret_unit(unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                level,
-                name,
-                value.as_ptr().cast(),
-                value.len() as libc::socklen_t,
-            )
-        })
-    });
+    // SAFETY: value is valid for reads of value.len() bytes for the call.
+    let r = unsafe { setsockopt_raw(fd, level, name, value.as_ptr().cast(), value.len()) };
     strace!(
         Syscall::Setsockopt,
         &r,
@@ -436,6 +425,65 @@ pub(crate) fn setsockopt_bytes(
         value.len()
     );
     r
+}
+
+/// `setsockopt(fd, SOL_SOCKET, name, &sock_fprog, sizeof sock_fprog)`:
+/// attach a classic BPF program (`SO_ATTACH_FILTER`,
+/// `SO_ATTACH_REUSEPORT_CBPF`). The kernel copies the instructions during
+/// the call.
+pub(crate) fn setsockopt_filter(
+    fd: BorrowedFd<'_>,
+    name: libc::c_int,
+    program: &[crate::bpf::Insn],
+) -> io::Result<()> {
+    let len = u16::try_from(program.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "BPF program too long"))?;
+    let fprog = libc::sock_fprog {
+        len,
+        // Insn is repr(C) with sock_filter's size, alignment and field
+        // offsets (asserted in bpf.rs); the kernel only reads through it.
+        filter: program.as_ptr().cast_mut().cast::<libc::sock_filter>(),
+    };
+    let size = mem::size_of::<libc::sock_fprog>();
+    // SAFETY: fprog lives on this stack frame until the call returns, and
+    // its pointer borrows `program`, whose `len` instructions stay alive
+    // and unchanged for the call; the kernel copies them before returning
+    // and keeps no pointer into our memory. fprog is read as `size` bytes
+    // of a valid sock_fprog.
+    let r = unsafe { setsockopt_raw(fd, libc::SOL_SOCKET, name, (&raw const fprog).cast(), size) };
+    strace!(
+        Syscall::Setsockopt,
+        &r,
+        "{}, {}, {}, {{len={len}, filter={:p}}}, {size}",
+        fd.as_raw_fd(),
+        Named(libc::SOL_SOCKET, t::LEVEL),
+        OptName(libc::SOL_SOCKET, name),
+        program.as_ptr()
+    );
+    r
+}
+
+/// The crate's one call of `setsockopt(2)`, through the hooks; the caller
+/// prints the trace line, since only it knows how to show the value.
+///
+/// # Safety
+///
+/// `value` is valid for reads of `len` bytes for the duration of the call.
+unsafe fn setsockopt_raw(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: *const libc::c_void,
+    len: usize,
+) -> io::Result<()> {
+    run(Syscall::Setsockopt, 0, |_| {
+        // SAFETY: fd is borrowed for the call; the caller promises value is
+        // readable for len bytes; every value length here came from a
+        // slice or a small struct, so it fits a socklen_t.
+        ret_unit(unsafe {
+            libc::setsockopt(fd.as_raw_fd(), level, name, value, len as libc::socklen_t)
+        })
+    })
 }
 
 fn value_bytes<T: OptVal>(value: &T) -> &[u8] {

@@ -24,6 +24,7 @@
 
 use std::fmt::{self, Display, Formatter, Write as _};
 use std::io;
+use std::mem;
 use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -487,6 +488,31 @@ impl Display for OptVal<'_> {
     }
 }
 
+/// A CPU mask as strace prints it: the CPUs set in its first `bytes`
+/// bytes (whole words), `[0 1 5]`.
+pub(crate) struct CpuMask<'a>(pub(crate) &'a [libc::c_ulong], pub(crate) usize);
+
+impl Display for CpuMask<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let bits = libc::c_ulong::BITS as usize;
+        let words = (self.1 / mem::size_of::<libc::c_ulong>()).min(self.0.len());
+        f.write_str("[")?;
+        let mut first = true;
+        for (w, &word) in self.0[..words].iter().enumerate() {
+            for b in 0..bits {
+                if word & (1 << b) != 0 {
+                    if !first {
+                        f.write_str(" ")?;
+                    }
+                    first = false;
+                    write!(f, "{}", w * bits + b)?;
+                }
+            }
+        }
+        f.write_str("]")
+    }
+}
+
 /// A value-result length as strace prints it: `[n]`, or `[in => out]` when
 /// the kernel changed it.
 pub(crate) struct LenInOut(pub(crate) libc::socklen_t, pub(crate) libc::socklen_t);
@@ -518,7 +544,9 @@ table!(LEVEL: SOL_SOCKET, SOL_IP, SOL_IPV6, SOL_TCP, SOL_UDP);
 table!(SO: SO_DEBUG, SO_REUSEADDR, SO_TYPE, SO_ERROR, SO_DONTROUTE, SO_BROADCAST, SO_SNDBUF, SO_RCVBUF,
     SO_KEEPALIVE, SO_OOBINLINE, SO_LINGER, SO_REUSEPORT, SO_PASSCRED, SO_PEERCRED, SO_RCVLOWAT,
     SO_SNDLOWAT, SO_RCVTIMEO as "SO_RCVTIMEO_OLD", SO_SNDTIMEO as "SO_SNDTIMEO_OLD", SO_BINDTODEVICE,
-    SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN, SO_TIMESTAMPNS as "SO_TIMESTAMPNS_OLD", SO_MARK);
+    SO_ACCEPTCONN, SO_PROTOCOL, SO_DOMAIN, SO_TIMESTAMPNS as "SO_TIMESTAMPNS_OLD", SO_MARK,
+    SO_ATTACH_FILTER, SO_DETACH_FILTER, SO_INCOMING_CPU, SO_ATTACH_REUSEPORT_CBPF,
+    SO_DETACH_REUSEPORT_BPF);
 table!(IP: IP_TOS, IP_TTL, IP_PKTINFO, IP_RECVERR, IP_RECVTTL, IP_RECVTOS, IP_MULTICAST_IF,
     IP_MULTICAST_TTL, IP_MULTICAST_LOOP, IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP);
 table!(IPV6: IPV6_UNICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_LOOP,
@@ -729,6 +757,19 @@ mod tests {
             format!("\"{}\"...", "a".repeat(32))
         );
         assert_eq!(Buf(b"\"\\").to_string(), "\"\\\"\\\\\"");
+    }
+
+    #[test]
+    fn cpu_masks_list_the_cpus_in_the_bytes_written() {
+        let bits = libc::c_ulong::BITS as usize;
+        let mut m = [0 as libc::c_ulong; 1024 / libc::c_ulong::BITS as usize];
+        m[0] = 0b11;
+        m[100 / bits] |= 1 << (100 % bits);
+        assert_eq!(CpuMask(&m, 128).to_string(), "[0 1 100]");
+        // Only what the kernel wrote: one word.
+        let word = mem::size_of::<libc::c_ulong>();
+        assert_eq!(CpuMask(&m, word).to_string(), "[0 1]");
+        assert_eq!(CpuMask(&[0; 16], 128).to_string(), "[]");
     }
 
     #[test]
