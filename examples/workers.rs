@@ -19,6 +19,15 @@
 //! - `reuseport`: one listener per thread, all bound to the same port
 //!   with `SO_REUSEPORT`; the kernel hashes each new connection to one of
 //!   them, so one thread wakes, and the threads get about equal shares.
+//! - `cpu`: one thread per CPU, each pinned to its CPU with its own
+//!   listener in one `SO_REUSEPORT` group, and each connection given to
+//!   the listener of the CPU that received it: by a classic BPF program
+//!   on the group (`SO_ATTACH_REUSEPORT_CBPF`, `--steer cbpf`, the
+//!   default) or by `SO_INCOMING_CPU` set on each listener (`--steer
+//!   incoming-cpu`). The connection is then served on the CPU whose
+//!   softirq handled its packets, cache-warm. On loopback the client's
+//!   own CPU handles them, so this shows that the steering works; the
+//!   gain needs a NIC spreading flows over CPUs.
 //! - `handoff`: thread 0 alone accepts and hands each connection to a
 //!   worker in turn, through a queue and a `Waker` (an eventfd in the
 //!   worker's poller): even shares by construction, one extra wake-up
@@ -30,11 +39,20 @@
 //! serving, and takes it up again when a connection closes or its timer
 //! ticks, as the `daemon` example does.
 //!
-//! Stopping (SIGTERM or SIGINT): each thread takes its listener out of
-//! its poller, accepts what is queued (until `EAGAIN`), drops its copy,
-//! and serves its connections until they close. A handshake that
-//! completes after the last `accept4` and before the last copy of the
-//! listener closes is still reset: see the `daemon` example's notes.
+//! Stopping (SIGTERM or SIGINT) without resetting a client whose
+//! `connect()` succeeded. Closing a listener resets every connection in
+//! its accept queue, and a handshake can complete at any moment, so
+//! "accept until EAGAIN, then close" loses the ones that complete in
+//! between. So, first a fence: a socket filter on every listener
+//! (`bpf::Program::drop_new_syns`, `SO_ATTACH_FILTER`) drops pure SYNs,
+//! so no new handshake starts (those clients see no answer and retry
+//! their SYN; their `connect()` has not succeeded), while the last ACK of
+//! a handshake in flight still passes. Then a grace period
+//! (`--grace-ms`, 200 ms by default: a round trip's worth for the ACKs
+//! in flight; loopback needs microseconds, a WAN path its RTT). Then
+//! each thread takes its listener out of its poller, accepts what is
+//! queued (until `EAGAIN`; out of fds, as soon as one frees up), drops
+//! its copy, and serves its connections until they close.
 //!
 //! Syscalls: rt_sigprocmask, signalfd4, eventfd2 (the wakers), timerfd_*,
 //! socket, setsockopt(SO_REUSEADDR, SO_REUSEPORT), bind, listen,
@@ -47,10 +65,14 @@
 //!   process sends itself SIGTERM, and each mode prints its counts.
 //! - `cargo run --example workers -- --serve --threads 4 --balance
 //!   reuseport`: serves on 127.0.0.1:PORT (printed) until SIGTERM.
-//!   Options: `--threads N` (1 to 64), `--balance
-//!   shared|exclusive|reuseport|handoff`,
+//!   Options: `--threads N` (1 to 64; in `cpu` mode, one per CPU the
+//!   process may run on), `--balance
+//!   shared|exclusive|reuseport|cpu|handoff`, `--steer
+//!   cbpf|incoming-cpu`, `--grace-ms MS`,
 //!   `--backend epoll|poll|select|select-growable`, `--port P`.
 
+use baresock::bpf::Program;
+use baresock::cpu::{self, CpuSet};
 use baresock::poll::{
     Backend, Events, Interest, Poller, Signal, SignalSet, Signals, Timer, Token, Waker,
     block_signals,
@@ -82,14 +104,16 @@ enum Balance {
     Shared,
     Exclusive,
     Reuseport,
+    Cpu,
     Handoff,
 }
 
 impl Balance {
-    const ALL: [Balance; 4] = [
+    const ALL: [Balance; 5] = [
         Balance::Shared,
         Balance::Exclusive,
         Balance::Reuseport,
+        Balance::Cpu,
         Balance::Handoff,
     ];
 
@@ -98,6 +122,7 @@ impl Balance {
             Balance::Shared => "shared",
             Balance::Exclusive => "exclusive",
             Balance::Reuseport => "reuseport",
+            Balance::Cpu => "cpu",
             Balance::Handoff => "handoff",
         }
     }
@@ -121,6 +146,16 @@ struct Counts {
     listener_wakeups: u64,
     empty_wakeups: u64,
     emfile_pauses: u64,
+    /// cpu mode: connections whose packets this thread's CPU received
+    /// (SO_INCOMING_CPU of the accepted socket).
+    on_its_cpu: u64,
+}
+
+/// cpu mode: how connections reach the listener of their CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Steer {
+    Cbpf,
+    IncomingCpu,
 }
 
 /// The connections the acceptor hands one worker (handoff), and the
@@ -134,6 +169,8 @@ struct Inbox {
 struct Shared {
     stop: AtomicBool,
     wakers: Vec<Arc<Waker>>,
+    /// Every listener, once each: the stop fences them all.
+    listeners: Vec<Arc<OwnedSocket>>,
 }
 
 struct Conn {
@@ -161,6 +198,8 @@ struct Worker {
     stopping: bool,
     /// How the listener is registered (exclusive or not).
     listen_interest: Interest,
+    /// cpu mode: the CPU this thread runs on.
+    cpu: Option<usize>,
 }
 
 impl Worker {
@@ -169,6 +208,10 @@ impl Worker {
     }
 
     fn run(mut self) -> io::Result<Counts> {
+        if let Some(c) = self.cpu {
+            // 0: this thread.
+            cpu::set_affinity(0, &CpuSet::single(c)?)?;
+        }
         let mut events = Events::with_capacity(256);
         loop {
             if self.stopping && self.listener.is_none() && self.open() == 0 {
@@ -217,20 +260,31 @@ impl Worker {
         }
         if self.shared.stop.load(Ordering::Acquire) && !self.stopping {
             self.stopping = true;
-            if let Some(l) = self.listener.take() {
+            if let Some(l) = &self.listener {
                 if !self.paused {
                     self.poller.deregister(l.as_fd())?;
+                    // Out of the poller for good.
+                    self.paused = true;
                 }
-                // Take what is queued now, then drop our copy.
-                self.listener = Some(l);
-                while self.accept(usize::MAX)? > 0 {}
-                self.listener = None;
-                self.paused = false;
-                // The acceptor is done handing off: wake the workers so
-                // they see the stop too once their queue is empty.
-                for w in &self.shared.wakers {
-                    w.wake()?;
-                }
+                self.drain_queue()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stopping, behind the fence: take every connection queued on our
+    /// listener, then drop our copy. Out of fds, keep it (out of the
+    /// poller) and come back when one frees up (`resume`).
+    fn drain_queue(&mut self) -> io::Result<()> {
+        let before = self.counts.emfile_pauses;
+        self.accept(usize::MAX)?;
+        if self.counts.emfile_pauses == before {
+            self.listener = None;
+            self.paused = false;
+            // handoff: the acceptor is done handing off: wake the workers
+            // so they see the stop once their queue is empty.
+            for w in &self.shared.wakers {
+                w.wake()?;
             }
         }
         Ok(())
@@ -247,6 +301,11 @@ impl Worker {
                 Ok((sock, _peer)) => {
                     taken += 1;
                     self.counts.accepted += 1;
+                    if let Some(c) = self.cpu {
+                        if sock.incoming_cpu()? == Some(c as u32) {
+                            self.counts.on_its_cpu += 1;
+                        }
+                    }
                     if self.outboxes.is_empty() {
                         self.adopt(sock)?;
                     } else {
@@ -372,6 +431,9 @@ impl Worker {
         if !self.paused {
             return Ok(());
         }
+        if self.stopping {
+            return self.drain_queue();
+        }
         let Some(l) = &self.listener else {
             self.paused = false;
             return Ok(());
@@ -406,6 +468,8 @@ struct Config {
     balance: Balance,
     backend: Backend,
     addr: SocketAddr,
+    steer: Steer,
+    grace: Duration,
 }
 
 impl Config {
@@ -424,7 +488,16 @@ type Threads = Vec<std::thread::JoinHandle<io::Result<Counts>>>;
 /// Starts the threads; returns the address they listen on, what they
 /// share (to stop them), and the threads.
 fn start(cfg: &Config) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
-    let n = cfg.threads;
+    let cpus = if cfg.balance == Balance::Cpu {
+        cpus_for(cfg.steer)?
+    } else {
+        Vec::new()
+    };
+    let n = if cpus.is_empty() {
+        cfg.threads
+    } else {
+        cpus.len()
+    };
     let mut pollers: Vec<Box<dyn Poller>> = Vec::with_capacity(n);
     let mut wakers = Vec::with_capacity(n);
     for _ in 0..n {
@@ -433,7 +506,8 @@ fn start(cfg: &Config) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
         pollers.push(p);
     }
     // The listeners: one shared, one per thread, or one for the acceptor.
-    let first = listen_on(cfg.addr, cfg.balance == Balance::Reuseport)?;
+    let group = matches!(cfg.balance, Balance::Reuseport | Balance::Cpu);
+    let first = listen_on(cfg.addr, group)?;
     let addr = first
         .local_addr()?
         .as_socket()
@@ -443,13 +517,34 @@ fn start(cfg: &Config) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
     for i in 0..n {
         listeners.push(match cfg.balance {
             Balance::Shared | Balance::Exclusive => Some(first.clone()),
-            Balance::Reuseport if i == 0 => Some(first.clone()),
-            Balance::Reuseport => Some(Arc::new(listen_on(addr, true)?)),
+            Balance::Reuseport | Balance::Cpu if i == 0 => Some(first.clone()),
+            // Bound in CPU order: the group's index of each is its CPU's.
+            Balance::Reuseport | Balance::Cpu => Some(Arc::new(listen_on(addr, true)?)),
             Balance::Handoff if i == 0 => Some(first.clone()),
             Balance::Handoff => None,
         });
     }
     drop(first);
+    if cfg.balance == Balance::Cpu {
+        match cfg.steer {
+            // On any member: the program belongs to the group.
+            Steer::Cbpf => listeners[0]
+                .as_ref()
+                .expect("cpu mode: a listener per thread")
+                .attach_reuseport_cbpf(&Program::steer_by_cpu())?,
+            Steer::IncomingCpu => {
+                for (l, &c) in listeners.iter().flatten().zip(&cpus) {
+                    l.set_incoming_cpu(Some(c as u32))?;
+                }
+            }
+        }
+    }
+    let mut distinct: Vec<Arc<OwnedSocket>> = Vec::new();
+    for l in listeners.iter().flatten() {
+        if !distinct.iter().any(|d| Arc::ptr_eq(d, l)) {
+            distinct.push(l.clone());
+        }
+    }
     // handoff: thread 0 accepts and hands to the others (to itself too
     // with one thread).
     let inboxes: Vec<Arc<Inbox>> = if cfg.balance == Balance::Handoff {
@@ -470,6 +565,7 @@ fn start(cfg: &Config) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
         wakers,
+        listeners: distinct,
     });
     let mut handles = Vec::with_capacity(n);
     for (i, (mut poller, listener)) in pollers.into_iter().zip(listeners).enumerate() {
@@ -499,6 +595,7 @@ fn start(cfg: &Config) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
             shared: shared.clone(),
             stopping: false,
             listen_interest: cfg.listen_interest(),
+            cpu: cpus.get(i).copied(),
         };
         handles.push(
             std::thread::Builder::new()
@@ -509,9 +606,31 @@ fn start(cfg: &Config) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
     Ok((addr, shared, handles))
 }
 
-/// Waits for SIGTERM or SIGINT on `signals`, then stops every thread and
-/// prints their counts. Returns the counts.
-fn wait_and_stop(signals: &Signals, shared: &Shared, handles: Threads) -> io::Result<Vec<Counts>> {
+/// cpu mode: the CPUs this process may run on, one thread each. CBPF
+/// steering returns the CPU's number as the index in the group, so it
+/// needs CPUs 0 to N-1.
+fn cpus_for(steer: Steer) -> io::Result<Vec<usize>> {
+    let cpus: Vec<usize> = cpu::affinity(0)?.iter().collect();
+    if steer == Steer::Cbpf && cpus.iter().enumerate().any(|(i, &c)| i != c) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "--steer cbpf needs CPUs 0 to N-1, and this process may run on {cpus:?}: use --steer incoming-cpu"
+            ),
+        ));
+    }
+    Ok(cpus)
+}
+
+/// Waits for SIGTERM or SIGINT on `signals`, then fences the listeners,
+/// waits `grace`, stops every thread and prints their counts. Returns
+/// the counts.
+fn wait_and_stop(
+    signals: &Signals,
+    shared: &Shared,
+    handles: Threads,
+    grace: Duration,
+) -> io::Result<Vec<Counts>> {
     let mut poller = Backend::Poll.build()?;
     poller.register(signals.as_fd(), Token(0), Interest::READABLE)?;
     let mut events = Events::with_capacity(1);
@@ -530,6 +649,13 @@ fn wait_and_stop(signals: &Signals, shared: &Shared, handles: Threads) -> io::Re
             Err(e) => return Err(e),
         }
     }
+    // The fence: no new handshake starts; the ones in flight finish
+    // within the grace period and wait in the accept queues.
+    let fence = Program::drop_new_syns();
+    for l in &shared.listeners {
+        l.attach_filter(&fence)?;
+    }
+    std::thread::sleep(grace);
     shared.stop.store(true, Ordering::Release);
     for w in &shared.wakers {
         w.wake()?;
@@ -540,14 +666,15 @@ fn wait_and_stop(signals: &Signals, shared: &Shared, handles: Threads) -> io::Re
             .join()
             .map_err(|_| io::Error::other(format!("thread {i} panicked")))??;
         println!(
-            "  thread {i}: accepted {}, received {}, served {}, waits {}, listener wake-ups {} ({} empty), EMFILE pauses {}",
+            "  thread {i}: accepted {}, received {}, served {}, waits {}, listener wake-ups {} ({} empty), EMFILE pauses {}, on its cpu {}",
             c.accepted,
             c.received,
             c.served,
             c.waits,
             c.listener_wakeups,
             c.empty_wakeups,
-            c.emfile_pauses
+            c.emfile_pauses,
+            c.on_its_cpu
         );
         all.push(c);
     }
@@ -577,6 +704,8 @@ fn parse_args() -> Result<(Config, bool), String> {
         balance: Balance::Reuseport,
         backend: Backend::Epoll,
         addr: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
+        steer: Steer::Cbpf,
+        grace: Duration::from_millis(200),
     };
     let mut serve = false;
     let mut args = std::env::args().skip(1);
@@ -594,12 +723,25 @@ fn parse_args() -> Result<(Config, bool), String> {
             "--balance" => {
                 let v = value("--balance")?;
                 cfg.balance = Balance::parse(&v).ok_or(format!(
-                    "--balance: shared, exclusive, reuseport or handoff, not {v}"
+                    "--balance: shared, exclusive, reuseport, cpu or handoff, not {v}"
                 ))?;
             }
             "--backend" => {
                 let v = value("--backend")?;
                 cfg.backend = v.parse().map_err(|e| format!("--backend: {e}"))?;
+            }
+            "--steer" => {
+                cfg.steer = match value("--steer")?.as_str() {
+                    "cbpf" => Steer::Cbpf,
+                    "incoming-cpu" => Steer::IncomingCpu,
+                    v => return Err(format!("--steer: cbpf or incoming-cpu, not {v}")),
+                };
+            }
+            "--grace-ms" => {
+                let ms: u64 = value("--grace-ms")?
+                    .parse()
+                    .map_err(|_| "--grace-ms: a number")?;
+                cfg.grace = Duration::from_millis(ms);
             }
             "--port" => {
                 let port: u16 = value("--port")?.parse().map_err(|_| "--port: a number")?;
@@ -642,11 +784,11 @@ fn run(cfg: Config, serve: bool) -> io::Result<()> {
         println!(
             "workers: pid {}, {} threads, balance {}, backend {}, listening tcp {addr}",
             std::process::id(),
-            cfg.threads,
+            handles.len(),
             cfg.balance.name(),
             cfg.backend
         );
-        wait_and_stop(&signals, &shared, handles)?;
+        wait_and_stop(&signals, &shared, handles, cfg.grace)?;
         return Ok(());
     }
     for balance in Balance::ALL {
@@ -659,14 +801,14 @@ fn run(cfg: Config, serve: bool) -> io::Result<()> {
         println!(
             "{}: {} threads, 200 connections from a client thread",
             balance.name(),
-            cfg.threads
+            handles.len()
         );
         let client = std::thread::spawn(move || clients(addr, 200));
         let result = client
             .join()
             .map_err(|_| io::Error::other("client thread panicked"))?;
         Signal::TERM.send_to(std::process::id())?;
-        let counts = wait_and_stop(&signals, &shared, handles)?;
+        let counts = wait_and_stop(&signals, &shared, handles, cfg.grace)?;
         result?;
         let served: u64 = counts.iter().map(|c| c.served).sum();
         if served != 200 {
