@@ -1,5 +1,5 @@
 //! Socket activation for real, under `systemd-socket-activate` (Debian's
-//! systemd package). The two cases that run it are ignored with the reason
+//! systemd package). The three cases that run it are ignored with the reason
 //! `needs systemd-socket-activate` when build.rs did not find it on PATH.
 //!
 //! `spawn_with_listeners` is tested from both sides: a spawning process
@@ -110,6 +110,11 @@ const TESTS: &[PlainTest] = &[
         None,
     ),
     (
+        "spawn_with_listeners_from_a_threaded_parent_never_hangs",
+        spawn_from_threaded_parent,
+        None,
+    ),
+    (
         "spawn_with_listeners_hands_on_what_systemd_socket_activate_passed",
         spawn_relays_systemd_socket_activate,
         NEEDS_SYSTEMD_SOCKET_ACTIVATE,
@@ -139,6 +144,7 @@ fn child(role: &str) -> Result<(), String> {
         "spawner" => spawned::spawner(),
         "leaks" => spawned::leaks(),
         "relay" => spawned::relay(),
+        "threaded" => spawned::threaded(),
         _ => Err(format!("unknown role {role}")),
     }
 }
@@ -527,6 +533,29 @@ fn spawn_failures_leak_nothing() {
     let mut c = Command::new(exe);
     c.env(ROLE, "leaks").stdin(Stdio::null());
     let mut child = Reaped::spawn(&mut c, "this test as the child");
+    assert!(wait_exit(&mut child, Duration::from_secs(60)).success());
+}
+
+fn spawn_from_threaded_parent() {
+    let exe = std::env::current_exe().unwrap();
+    let mut c = Command::new(exe);
+    // A process group of its own, so a grandchild stuck after its fork is
+    // killed with it.
+    std::os::unix::process::CommandExt::process_group(&mut c, 0);
+    c.env(ROLE, "threaded").stdin(Stdio::null());
+    let mut child = Reaped::spawn(&mut c, "this test as the child");
+    struct KillGroup(i32);
+    impl Drop for KillGroup {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(self.0),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    let _group = KillGroup(child.child.id() as i32);
+    // A child stuck after the fork (a lock some other thread held) would
+    // leave its spawn blocked on the report pipe: the limit catches it.
     assert!(wait_exit(&mut child, Duration::from_secs(60)).success());
 }
 
@@ -920,6 +949,76 @@ mod spawned {
             Err(nix::errno::Errno::ECHILD) => Ok(()),
             other => Err(format!("a child was left unreaped: {other:?}")),
         }
+    }
+
+    /// Spawns 200 times while three threads make traced syscalls (with
+    /// the `trace` feature: each line goes through the trace's sink lock,
+    /// held while a slow sink runs) and allocate: a child that touched the
+    /// trace, or any lock, after the fork would hang on a copy of a lock
+    /// another thread held at the fork. Bounded: the threads stop with the
+    /// spawns, and the parent test kills this process after 60 s.
+    pub fn threaded() -> Result<(), String> {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        #[cfg(feature = "trace")]
+        {
+            baresock::trace::set_sink(baresock::trace::Sink::Function(Box::new(|line| {
+                // Hold the sink lock a while, allocating.
+                let mut v = Vec::new();
+                for _ in 0..50 {
+                    v.push(line.to_owned());
+                }
+                std::hint::black_box(v);
+            })));
+            baresock::trace::enable(true);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let calls = Arc::new(AtomicU64::new(0));
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let (stop, calls) = (stop.clone(), calls.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let (a, b) = baresock::OwnedSocket::pair(
+                            Domain::UNIX,
+                            Type::STREAM,
+                            Protocol::DEFAULT,
+                        )
+                        .unwrap();
+                        a.send(b"x").unwrap();
+                        let mut buf = [0u8; 1];
+                        b.recv(&mut buf).unwrap();
+                        calls.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        let l = tcp();
+        let mut result = Ok(());
+        for i in 0..200 {
+            let cmd = activation::Command::new("/bin/true");
+            match activation::spawn_with_listeners(&cmd, &[(&l, "l")]) {
+                Ok(mut c) => match c.wait() {
+                    Ok(st) if st.success() => {}
+                    other => {
+                        result = Err(format!("spawn {i}: /bin/true gave {other:?}"));
+                        break;
+                    }
+                },
+                Err(e) => {
+                    result = Err(format!("spawn {i}: {e}"));
+                    break;
+                }
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for t in threads {
+            t.join().map_err(|_| "a busy thread panicked".to_string())?;
+        }
+        if calls.load(Ordering::Relaxed) == 0 {
+            return Err("the busy threads made no syscall".into());
+        }
+        result
     }
 
     /// Activated by systemd-socket-activate: hands the socket on to a
