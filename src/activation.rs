@@ -9,20 +9,36 @@
 //! each fd as an [`OwnedSocket`], close-on-exec, with what the kernel says
 //! it is (`SO_TYPE`, `SO_DOMAIN`, `SO_ACCEPTCONN`, `getsockname`).
 //!
+//! The other side of the protocol is here too: [`spawn_with_listeners`]
+//! starts a program the way a service manager would, with sockets of this
+//! process at its fds 3, 4, ... and the three variables set for it. A
+//! daemon hands its listeners to its own new binary that way (a live
+//! upgrade), and the new one adopts them with [`listen_fds`].
+//!
 //! # References
 //! [sd_listen_fds(3)](https://www.freedesktop.org/software/systemd/man/latest/sd_listen_fds.html),
 //! [systemd-socket-activate(1)](https://www.freedesktop.org/software/systemd/man/latest/systemd-socket-activate.html),
 //! [sd_listen_fds(3) on man7](https://man7.org/linux/man-pages/man3/sd_listen_fds.3.html),
 //! [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html),
 //! [getsockopt(2)](https://man7.org/linux/man-pages/man2/getsockopt.2.html),
-//! [getsockname(2)](https://man7.org/linux/man-pages/man2/getsockname.2.html)
+//! [getsockname(2)](https://man7.org/linux/man-pages/man2/getsockname.2.html),
+//! [fork(2)](https://man7.org/linux/man-pages/man2/fork.2.html),
+//! [pipe2(2)](https://man7.org/linux/man-pages/man2/pipe2.2.html),
+//! [dup3(2)](https://man7.org/linux/man-pages/man2/dup3.2.html),
+//! [execve(2)](https://man7.org/linux/man-pages/man2/execve.2.html),
+//! [wait4(2)](https://man7.org/linux/man-pages/man2/wait4.2.html),
+//! [signal-safety(7)](https://man7.org/linux/man-pages/man7/signal-safety.7.html)
 // Borrowing and adopting the inherited fds 3.. is the unsafe part: the
 // activation protocol, LISTEN_PID and a once-only guard make it sound.
 #![allow(unsafe_code)]
 
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::{Domain, OwnedSocket, SockAddr, Type, sys};
@@ -305,6 +321,334 @@ impl ActivatedSocket {
     /// The fd, borrowed.
     pub fn as_fd(&self) -> BorrowedFd<'_> {
         self.socket.as_fd()
+    }
+}
+
+/// The variables of the protocol, which [`spawn_with_listeners`] sets for
+/// the child and never passes on from this process's environment:
+/// `LISTEN_PID`, `LISTEN_FDS`, `LISTEN_FDNAMES`, and systemd's
+/// `LISTEN_PIDFDID` (systemd 256 and later), which would name a process
+/// that is not the child.
+pub const PROTOCOL_VARS: [&str; 4] = [
+    "LISTEN_PID",
+    "LISTEN_FDS",
+    "LISTEN_FDNAMES",
+    "LISTEN_PIDFDID",
+];
+
+/// The longest name `LISTEN_FDNAMES` may carry (systemd's `FDNAME_MAX`).
+pub const MAX_FDNAME_LEN: usize = 255;
+
+/// A program to start with [`spawn_with_listeners`]: a path, its
+/// arguments and changes to the environment it inherits. A small
+/// `std::process::Command`: no `PATH` search, stdin, stdout and stderr
+/// inherited.
+#[derive(Clone, Debug)]
+pub struct Command {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(OsString, Option<OsString>)>,
+}
+
+impl Command {
+    /// The program at `path`, which is also its `argv[0]`. The path is
+    /// used as it is, as `execve(2)` uses it: relative to the current
+    /// directory if it does not start with `/`, never searched in `PATH`.
+    pub fn new(path: impl AsRef<OsStr>) -> Command {
+        let program = path.as_ref().to_owned();
+        Command {
+            args: vec![program.clone()],
+            program,
+            env: Vec::new(),
+        }
+    }
+
+    /// Adds one argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets `key=value` in the child's environment (the protocol's own
+    /// variables, [`PROTOCOL_VARS`], are set by the spawn and cannot be
+    /// overridden).
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Command {
+        self.env
+            .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    /// Leaves `key` out of the child's environment.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
+        self.env.push((key.as_ref().to_owned(), None));
+        self
+    }
+
+    /// The `KEY=VALUE` entries the child gets, but for `LISTEN_PID`: this
+    /// process's environment without [`PROTOCOL_VARS`], the command's
+    /// changes, then `LISTEN_FDS` and `LISTEN_FDNAMES`.
+    fn environment(&self, count: usize, names: &str) -> io::Result<Vec<std::ffi::CString>> {
+        let mut vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+        for (key, value) in &self.env {
+            vars.retain(|(k, _)| k != key);
+            if let Some(v) = value {
+                vars.push((key.clone(), v.clone()));
+            }
+        }
+        vars.retain(|(k, _)| !PROTOCOL_VARS.iter().any(|p| k == p));
+        vars.push(("LISTEN_FDS".into(), count.to_string().into()));
+        vars.push(("LISTEN_FDNAMES".into(), names.into()));
+        vars.iter()
+            .map(|(k, v)| {
+                if k.is_empty() || k.as_bytes().contains(&b'=') {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("{k:?} cannot be an environment variable's name"),
+                    ));
+                }
+                let mut entry = k.as_bytes().to_vec();
+                entry.push(b'=');
+                entry.extend_from_slice(v.as_bytes());
+                sys::process::c_string(&entry, "an environment variable")
+            })
+            .collect()
+    }
+}
+
+/// Whether `name` may stand in `LISTEN_FDNAMES`: 1 to 255 printable ASCII
+/// characters but `:` (systemd's `fdname_is_valid`, which also takes the
+/// empty name; this crate refuses it, since one empty name makes
+/// `LISTEN_FDNAMES` empty, which reads as no names at all).
+pub fn fdname_is_valid(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_FDNAME_LEN
+        && name
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b':')
+}
+
+/// `pipe2(O_CLOEXEC)`, `fork()`, then in the child `getpid()`,
+/// `fcntl(F_DUPFD_CLOEXEC)` and `dup3(fd, 3 + i, 0)` for each socket and
+/// `execve(path, argv, envp)` — start a program with `listeners` at its
+/// fds 3, 4, ..., as a service manager would.
+///
+/// The child gets the socket-activation variables: `LISTEN_FDS` (how
+/// many), `LISTEN_FDNAMES` (the names, in order, joined with `:`) and
+/// `LISTEN_PID`, its own pid, which nobody knows before the fork. So
+/// everything is built first, in this process: the argument and
+/// environment arrays, with room in the `LISTEN_PID=` entry for ten
+/// digits. After `fork` the child only makes async-signal-safe calls
+/// (signal-safety(7)) and allocates nothing, since another thread of this
+/// process may have held the malloc lock at the moment of the fork, and
+/// that lock stays held forever in the child: it writes its pid's digits
+/// into the reserved room, copies the report pipe and every socket above
+/// the target fds with `F_DUPFD_CLOEXEC` (so placing one at 3 cannot
+/// overwrite another that already sits at 4), `dup3`s each into place
+/// (`dup3` with no flags leaves close-on-exec clear on the new fd, and on
+/// it alone), and calls `execve`. Everything else of the child's that is
+/// close-on-exec, as every fd this crate makes is, closes at the exec.
+///
+/// If the child fails before or at `execve`, it writes the errno to a
+/// close-on-exec pipe and exits with status 127; this call reads the
+/// pipe (end of file means the exec happened), reaps that child, and
+/// returns the errno. The child's calls are never traced (the trace
+/// formats into a `String` and takes a lock), but they count in the
+/// `stats` of the calling thread and a `fault` script for them fires: the
+/// parent decides both just before the fork, and the child follows.
+///
+/// The child inherits stdin, stdout, stderr, every fd without
+/// close-on-exec, the signal mask and ignored signals (execve keeps both:
+/// a daemon that blocks its signals for a signalfd passes the block on,
+/// and the new one's first signals stay pending until it reads them),
+/// and this process's environment without [`PROTOCOL_VARS`], plus the
+/// command's changes. Empty `listeners` give `LISTEN_FDS=0`.
+///
+/// # Errors
+///
+/// - `InvalidInput` (no syscall made): a name that
+///   [`fdname_is_valid`] refuses, more than [`MAX_LISTEN_FDS`] listeners,
+///   or a NUL byte in the path, an argument or the environment.
+/// - `EMFILE`, `ENFILE`: no fd for the report pipe (`pipe2`), or, in the
+///   child, for the copies above the targets (`fcntl`).
+/// - `EINVAL`: 3 plus the number of listeners is at or above the child's
+///   `RLIMIT_NOFILE` (`fcntl(F_DUPFD_CLOEXEC)`).
+/// - `EAGAIN`, `ENOMEM` (`fork`): the process or thread limit
+///   (`RLIMIT_NPROC`, `pid_max`, a cgroup's `pids.max`) is reached, or
+///   memory is short.
+/// - From `execve`: `ENOENT` (no such file), `EACCES` (not executable,
+///   or a directory on the path not searchable), `ENOEXEC` (not a format
+///   the kernel runs), `E2BIG` (arguments and environment too long),
+///   `ETXTBSY`, `ENOTDIR`, `ENOMEM`, `ELOOP`.
+/// - `EINTR` is not returned: the report read is retried (the child is on
+///   its way to `execve` or `_exit`), a documented exception like
+///   `connect_timeout`'s.
+///
+/// # Examples
+///
+/// ```
+/// use baresock::activation::{Command, spawn_with_listeners};
+/// use baresock::{Domain, OwnedSocket, Protocol, SockAddr, Type};
+///
+/// let l = OwnedSocket::new(Domain::IPV4, Type::STREAM, Protocol::DEFAULT)?;
+/// l.bind(&SockAddr::from("127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap()))?;
+/// l.listen(16)?;
+/// let mut sh = Command::new("/bin/sh");
+/// sh.args(["-c", r#"test "$LISTEN_PID" = $$ && test "$LISTEN_FDNAMES" = web"#]);
+/// let mut child = spawn_with_listeners(&sh, &[(&l, "web")])?;
+/// assert!(child.wait()?.success());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[doc(alias = "fork")]
+#[doc(alias = "execve")]
+#[doc(alias = "sd_listen_fds")]
+pub fn spawn_with_listeners<S: AsFd>(
+    command: &Command,
+    listeners: &[(S, &str)],
+) -> io::Result<Child> {
+    if listeners.len() > MAX_LISTEN_FDS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("more than {MAX_LISTEN_FDS} listeners"),
+        ));
+    }
+    for (_, name) in listeners {
+        if !fdname_is_valid(name) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{name:?} is not a LISTEN_FDNAMES name (1 to {MAX_FDNAME_LEN} printable ASCII characters, no ':')"
+                ),
+            ));
+        }
+    }
+    let names = listeners
+        .iter()
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(":");
+    let path = sys::process::c_string(command.program.as_bytes(), "the path")?;
+    let args = command
+        .args
+        .iter()
+        .map(|a| sys::process::c_string(a.as_bytes(), "an argument"))
+        .collect::<io::Result<Vec<_>>>()?;
+    let env = command.environment(listeners.len(), &names)?;
+    let sources = listeners
+        .iter()
+        .map(|(s, _)| s.as_fd().as_raw_fd())
+        .collect();
+    let mut plan = sys::process::ExecPlan::new(path, args, env, "LISTEN_PID", sources);
+    // The listeners stay borrowed until the child has its copies.
+    let pid = sys::process::spawn(&mut plan)?;
+    Ok(Child { pid, status: None })
+}
+
+/// A process started by [`spawn_with_listeners`]: its pid, and the calls
+/// to wait for it and signal it.
+///
+/// Dropping it neither waits nor kills: the process runs on, and once it
+/// exits it stays a zombie until this process waits for it (or exits), as
+/// with `std::process::Child`. After a wait has reaped it, its pid may
+/// name another process, so signals are no longer sent (they succeed
+/// without a syscall, as std's `kill` does).
+#[derive(Debug)]
+pub struct Child {
+    pid: libc::pid_t,
+    status: Option<ExitStatus>,
+}
+
+impl Child {
+    /// The child's pid (its `LISTEN_PID`).
+    pub fn id(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// `wait4(pid, &status, 0, NULL)` — wait until the child exits, and
+    /// reap it.
+    ///
+    /// The kernel keeps an exited child as a zombie (its pid and exit
+    /// status) until its parent waits for it; this call blocks until then
+    /// and frees the pid. Once reaped, later calls return the same status
+    /// without a syscall.
+    ///
+    /// # Errors
+    ///
+    /// - `EINTR`: a signal handler ran while waiting; not retried (call
+    ///   again).
+    /// - `ECHILD`: the child was already reaped by someone else (a
+    ///   `waitpid(-1, ...)` elsewhere in the process, or `SIGCHLD` set to
+    ///   `SIG_IGN`, which makes the kernel reap children itself).
+    #[doc(alias = "waitpid")]
+    #[doc(alias = "wait4")]
+    pub fn wait(&mut self) -> io::Result<ExitStatus> {
+        if let Some(st) = self.status {
+            return Ok(st);
+        }
+        let st = sys::process::wait4(self.pid, 0)?;
+        // Without WNOHANG the kernel answers only with a status.
+        let st = ExitStatus::from_raw(st.unwrap_or(0));
+        self.status = Some(st);
+        Ok(st)
+    }
+
+    /// `wait4(pid, &status, WNOHANG, NULL)` — reap the child if it has
+    /// exited, without blocking: `Ok(None)` if it still runs.
+    ///
+    /// # Errors
+    ///
+    /// - `EINTR`: not expected with `WNOHANG`, passed on if it comes.
+    /// - `ECHILD`: the child was already reaped by someone else (see
+    ///   [`Child::wait`]).
+    #[doc(alias = "waitpid")]
+    #[doc(alias = "wait4")]
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if let Some(st) = self.status {
+            return Ok(Some(st));
+        }
+        let st = sys::process::wait4(self.pid, libc::WNOHANG)?.map(ExitStatus::from_raw);
+        self.status = st;
+        Ok(st)
+    }
+
+    /// `kill(pid, SIGKILL)` — end the child at once; it cannot catch or
+    /// block `SIGKILL`. Wait for it afterwards to reap it. Once it has
+    /// been reaped, nothing is sent.
+    ///
+    /// # Errors
+    ///
+    /// - `ESRCH`: no such process (not expected while it is unreaped: a
+    ///   zombie still counts).
+    /// - `EPERM`: the child changed its user id to one this process may
+    ///   not signal.
+    pub fn kill(&mut self) -> io::Result<()> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        sys::source::kill(self.pid, libc::SIGKILL)
+    }
+
+    /// `kill(pid, sig)` — send the child a signal (`SIGTERM` to stop it,
+    /// `SIGHUP` to reload...). Once it has been reaped, nothing is sent.
+    ///
+    /// # Errors
+    ///
+    /// As [`Child::kill`].
+    pub fn signal(&mut self, sig: crate::poll::Signal) -> io::Result<()> {
+        if self.status.is_some() {
+            return Ok(());
+        }
+        sys::source::kill(self.pid, sig.as_raw())
     }
 }
 

@@ -341,7 +341,8 @@ pub const fn r#type(&self) -> io::Result<Type> {}
 // ---- the README's syscall map ----
 
 /// The syscalls the crate makes: every `Syscall` variant that a wrapper in
-/// `src/sys/` passes to `run` or `enter`, by the name strace gives it.
+/// `src/sys/` passes to `run`, `enter` or `in_child`, by the name strace
+/// gives it.
 fn syscalls_made() -> Vec<String> {
     let sys = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sys");
     let mod_rs = std::fs::read_to_string(sys.join("mod.rs")).expect("read src/sys/mod.rs");
@@ -365,7 +366,9 @@ fn syscalls_made() -> Vec<String> {
     let mut made = std::collections::BTreeSet::new();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("read src/sys file");
-        for caller in ["run(Syscall::", "enter(Syscall::"] {
+        // `in_child`: the calls a forked child makes without hooks
+        // (src/sys/process.rs).
+        for caller in ["run(Syscall::", "enter(Syscall::", "in_child(Syscall::"] {
             for (at, _) in text.match_indices(caller) {
                 let rest = &text[at + caller.len()..];
                 let variant: String = rest

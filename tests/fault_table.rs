@@ -145,6 +145,11 @@ enum Op {
     Kill,
     SchedSetaffinity,
     SchedGetaffinity,
+    Pipe2,
+    Fork,
+    Dup3,
+    Execve,
+    Wait4,
 }
 
 impl Op {
@@ -189,6 +194,11 @@ impl Op {
             Op::Kill => Syscall::Kill,
             Op::SchedSetaffinity => Syscall::SchedSetaffinity,
             Op::SchedGetaffinity => Syscall::SchedGetaffinity,
+            Op::Pipe2 => Syscall::Pipe2,
+            Op::Fork => Syscall::Fork,
+            Op::Dup3 => Syscall::Dup3,
+            Op::Execve => Syscall::Execve,
+            Op::Wait4 => Syscall::Wait4,
         }
     }
 
@@ -240,6 +250,11 @@ impl Op {
             // target thread, as for kill.
             Op::SchedSetaffinity => &[EINTR, EINVAL, EPERM, ESRCH],
             Op::SchedGetaffinity => &[EINTR, EINVAL, ESRCH],
+            Op::Pipe2 => &[EINTR, EMFILE, ENFILE, ENOMEM],
+            Op::Fork => &[EINTR, EAGAIN, ENOMEM],
+            Op::Dup3 => &[EINTR, EBUSY, EMFILE],
+            Op::Execve => &[EINTR, E2BIG, EACCES, ENOENT, ENOEXEC, ENOMEM, ETXTBSY],
+            Op::Wait4 => &[EINTR, ECHILD],
         }
     }
 
@@ -304,6 +319,21 @@ struct Fx {
     info: Option<SignalInfo>,
     /// The mask a signal-mask call returned.
     mask: Option<SignalSet>,
+    /// A process spawn_with_listeners started: killed and reaped on drop.
+    child: Spawned,
+}
+
+/// A spawned child, killed and reaped when the fixture drops.
+#[derive(Default)]
+struct Spawned(Option<activation::Child>);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 impl Fx {
@@ -432,6 +462,8 @@ struct Row {
     baseline: Result<(), &'static str>,
     /// Some: only the (op index, fault) cases it accepts run.
     only: Option<OnlyFn>,
+    /// At most this many cycles of each case (a fork per cycle is slow).
+    max_cycles: usize,
 }
 
 fn row(
@@ -454,6 +486,7 @@ fn row(
         fresh_from: usize::MAX,
         baseline: Ok(()),
         only: None,
+        max_cycles: usize::MAX,
     }
 }
 
@@ -495,6 +528,11 @@ impl Row {
 
     fn only(mut self, f: impl Fn(usize, Fault) -> bool + 'static) -> Row {
         self.only = Some(Box::new(f));
+        self
+    }
+
+    fn max_cycles(mut self, n: usize) -> Row {
+        self.max_cycles = n;
         self
     }
 }
@@ -562,7 +600,7 @@ fn walk(rows: &[Row], cycles: usize, tally: &mut Tally) {
                     continue;
                 }
                 tally.cases += 1;
-                let r = quietly(|| run_case(row, i, nth, fault, cycles));
+                let r = quietly(|| run_case(row, i, nth, fault, cycles.min(row.max_cycles)));
                 fault::clear();
                 match r {
                     Ok(n) => tally.calls += n,
@@ -1083,6 +1121,7 @@ fn table() -> Vec<Row> {
     poll_rows(&mut t);
     source_rows(&mut t);
     cpu_rows(&mut t);
+    spawn_rows(&mut t);
     t
 }
 
@@ -1125,6 +1164,109 @@ fn cpu_rows(t: &mut Vec<Row>) {
             Ok(0)
         },
     ));
+}
+
+/// Cycles of each spawn case: every cycle forks (and most exec), about a
+/// millisecond each, so 1,000 cycles of its 30-odd cases would add half a
+/// minute; 100 still run each post-fork path 100 times.
+const SPAWN_CYCLES: usize = 100;
+
+/// No child of this process is left unreaped (the walk has no other
+/// children while it runs).
+#[track_caller]
+fn assert_no_zombie(cycle: usize) {
+    use nix::sys::wait::{WaitPidFlag, waitpid};
+    match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        Err(nix::errno::Errno::ECHILD) | Ok(nix::sys::wait::WaitStatus::StillAlive) => {}
+        other => panic!("cycle {cycle}: a child was left unreaped: {other:?}"),
+    }
+}
+
+/// A child that exits at once, for the rows that wait for it or signal it.
+fn spawned_true() -> Fx {
+    let cmd = activation::Command::new("/bin/true");
+    let none: &[(&OwnedSocket, &str)] = &[];
+    Fx {
+        child: Spawned(Some(activation::spawn_with_listeners(&cmd, none).unwrap())),
+        ..Fx::default()
+    }
+}
+
+fn spawn_rows(t: &mut Vec<Row>) {
+    use Op::*;
+    // pipe2, fork; in the child getpid, fcntl(F_DUPFD_CLOEXEC) for the
+    // report pipe and the socket, dup3, execve; in the parent close of the
+    // write end, read of the report, close of the read end. The child's
+    // calls are counted and faulted by the parent just before the fork, so
+    // a fault there comes back as the child's report. An interrupted read
+    // is retried, and a close's error is dropped (the fd is gone anyway).
+    t.push(
+        row(
+            "activation::spawn_with_listeners",
+            &[
+                Pipe2, Fork, Getpid, DupFd, DupFd, Dup3, Execve, Close, Read, Close,
+            ],
+            || {
+                let (l, _) = tcp_listener(Domain::IPV4);
+                Fx {
+                    s: Some(l),
+                    ..Fx::default()
+                }
+            },
+            |fx| {
+                let cmd = activation::Command::new("/bin/true");
+                let child = activation::spawn_with_listeners(&cmd, &[(fx.s(), "l")])?;
+                fx.child = Spawned(Some(child));
+                Ok(0)
+            },
+        )
+        .expect(|op, _, f| match (op, f) {
+            (Read, Fault::Errno(libc::EINTR)) | (Close, _) => Expect::Succeeds,
+            _ => default_expect(f),
+        })
+        .after(|fx, case, r| {
+            let mut child = std::mem::take(&mut fx.child);
+            if r.is_ok() {
+                let st = child.0.as_mut().unwrap().wait().unwrap();
+                assert!(st.success(), "cycle {}: /bin/true: {st:?}", case.cycle);
+            }
+            drop(child);
+            assert_no_zombie(case.cycle);
+        })
+        .max_cycles(SPAWN_CYCLES),
+    );
+    t.push(
+        row("Child::wait", &[Wait4], spawned_true, |fx| {
+            let st = fx.child.0.as_mut().unwrap().wait()?;
+            assert!(st.success(), "/bin/true: {st:?}");
+            Ok(0)
+        })
+        .max_cycles(SPAWN_CYCLES),
+    );
+    t.push(
+        row("Child::try_wait", &[Wait4], spawned_true, |fx| {
+            fx.child.0.as_mut().unwrap().try_wait().map(|_| 0)
+        })
+        .max_cycles(SPAWN_CYCLES),
+    );
+    // kill reaches an exited, unreaped child (a zombie) too.
+    t.push(
+        row("Child::kill", &[Kill], spawned_true, |fx| {
+            fx.child.0.as_mut().unwrap().kill().map(|()| 0)
+        })
+        .max_cycles(SPAWN_CYCLES),
+    );
+    t.push(
+        row("Child::signal", &[Kill], spawned_true, |fx| {
+            fx.child
+                .0
+                .as_mut()
+                .unwrap()
+                .signal(Signal::CONT)
+                .map(|()| 0)
+        })
+        .max_cycles(SPAWN_CYCLES),
+    );
 }
 
 fn socket_rows(t: &mut Vec<Row>) {
@@ -3302,6 +3444,13 @@ const EXEMPT: &[(&str, &str)] = &[
     ("ActivatedSocket::as_fd", BORROW),
     ("activation::parse_env", PARSE_ENV),
     ("activation::unset_env", UNSET_ENV),
+    ("activation::fdname_is_valid", FDNAME),
+    ("Command::new", COMMAND),
+    ("Command::arg", COMMAND),
+    ("Command::args", COMMAND),
+    ("Command::env", COMMAND),
+    ("Command::env_remove", COMMAND),
+    ("Child::id", CHILD_ID),
     ("Signal::from_raw", SIGNAL),
     ("Signal::as_raw", SIGNAL),
     ("SignalSet::with", SIGNAL_SET),
@@ -3335,6 +3484,10 @@ const BACKEND: &str = "answers a constant about the backend";
 const SOURCE_DECODE: &str = "decodes a C value signalfd or timerfd_gettime already returned: pure (a fuzz target drives it)";
 const BORROW: &str = "borrows the adopted fd";
 const PARSE_ENV: &str = "parses LISTEN_* strings: a pure function by design (activation.rs)";
+const FDNAME: &str = "checks a LISTEN_FDNAMES name's characters and length: pure";
+const COMMAND: &str =
+    "records a path, arguments and environment changes in memory; the spawn is its own row";
+const CHILD_ID: &str = "returns the pid the spawn recorded";
 const UNSET_ENV: &str = "removes three environment variables through std; no socket syscall";
 const SIGNAL: &str = "a signal number: const fns that check or read it";
 const SIGNAL_SET: &str =

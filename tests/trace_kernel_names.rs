@@ -9,7 +9,8 @@
 //! `timerfd_gettime64` and `fcntl64` with glibc 2.34+ on i686. The crate
 //! makes those through `syscall(2)` so the name is fixed per target; the
 //! ones it leaves to libc (`epoll_wait` is `epoll_pwait` on musl, the ids
-//! are `geteuid32`/`getegid32` on 32-bit x86) it names per target.
+//! are `geteuid32`/`getegid32` on 32-bit x86, `fork` is `clone` with
+//! glibc and on aarch64) it names per target.
 //!
 //! The test runs itself again under `strace -f` in a child mode, with the
 //! trace on; the child's own trace goes to its stderr.
@@ -75,6 +76,12 @@ fn child() {
     // wrapper would hide the byte count strace shows).
     let mine = baresock::cpu::affinity(0).unwrap();
     baresock::cpu::set_affinity(0, &mine).unwrap();
+    // pipe2, fork (clone with glibc and on aarch64), wait4 in the parent;
+    // the child's own calls are not traced.
+    let l = tcp_listener();
+    let cmd = baresock::activation::Command::new("/bin/true");
+    let mut child = baresock::activation::spawn_with_listeners(&cmd, &[(&l, "l")]).unwrap();
+    assert!(child.wait().unwrap().success());
 }
 
 #[test]
@@ -150,6 +157,13 @@ fn trace_names_what_the_kernel_sees() {
         } else {
             "geteuid"
         },
+        "pipe2",
+        if cfg!(any(target_env = "gnu", target_arch = "aarch64")) {
+            "clone"
+        } else {
+            "fork"
+        },
+        "wait4",
     ] {
         assert!(traced.contains_key(call), "{call} not traced:\n{ours}");
     }

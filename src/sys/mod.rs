@@ -24,6 +24,7 @@ pub mod fault;
 pub(crate) mod msg;
 pub(crate) mod net;
 pub(crate) mod poll;
+pub(crate) mod process;
 pub(crate) mod source;
 #[cfg(feature = "stats")]
 pub mod stats;
@@ -139,6 +140,23 @@ pub enum Syscall {
     /// `sched_getaffinity(2)` (made through `syscall(2)`, so its result is
     /// the kernel's count of bytes written, as strace shows it)
     SchedGetaffinity,
+    /// `pipe2(2)`
+    Pipe2,
+    /// `fork(2)`; the kernel sees `clone` where libc makes it so (glibc
+    /// always; musl on aarch64, which has no `fork`), and
+    /// [`Syscall::name`] says so
+    Fork,
+    /// `dup3(2)`, made in a forked child (counted in the parent, never
+    /// traced: see `activation::spawn_with_listeners`)
+    Dup3,
+    /// `execve(2)`, made in a forked child (counted in the parent, never
+    /// traced)
+    Execve,
+    /// `exit_group(2)` (libc's `_exit`), made by a forked child whose
+    /// execve failed (never counted or traced)
+    ExitGroup,
+    /// `wait4(2)` (libc's `waitpid`)
+    Wait4,
 }
 
 impl Syscall {
@@ -185,11 +203,17 @@ impl Syscall {
         Syscall::Kill,
         Syscall::SchedSetaffinity,
         Syscall::SchedGetaffinity,
+        Syscall::Pipe2,
+        Syscall::Fork,
+        Syscall::Dup3,
+        Syscall::Execve,
+        Syscall::ExitGroup,
+        Syscall::Wait4,
     ];
 
     /// Number of syscalls in the enum (the counters' array length).
     #[cfg_attr(not(feature = "stats"), allow(dead_code))]
-    pub const COUNT: usize = Syscall::SchedGetaffinity as usize + 1;
+    pub const COUNT: usize = Syscall::Wait4 as usize + 1;
 
     /// The syscall's name as strace prints it: the call the kernel sees
     /// on this target.
@@ -242,6 +266,13 @@ impl Syscall {
             Syscall::Kill => "kill",
             Syscall::SchedSetaffinity => "sched_setaffinity",
             Syscall::SchedGetaffinity => "sched_getaffinity",
+            Syscall::Pipe2 => "pipe2",
+            Syscall::Fork if FORK_IS_CLONE => "clone",
+            Syscall::Fork => "fork",
+            Syscall::Dup3 => "dup3",
+            Syscall::Execve => "execve",
+            Syscall::ExitGroup => "exit_group",
+            Syscall::Wait4 => "wait4",
         }
     }
 }
@@ -251,6 +282,10 @@ impl Syscall {
 /// `epoll_wait` syscall at all.
 pub(crate) const EPOLL_WAIT_IS_PWAIT: bool =
     cfg!(any(target_env = "musl", target_arch = "aarch64"));
+
+/// Whether libc's `fork` is `clone(SIGCHLD, ...)` in the kernel: glibc's
+/// always is, and musl's where the target has no `fork` syscall (aarch64).
+pub(crate) const FORK_IS_CLONE: bool = cfg!(any(target_env = "gnu", target_arch = "aarch64"));
 
 /// Whether libc's `geteuid`/`getegid` are `geteuid32`/`getegid32` in the
 /// kernel (32-bit x86 and arm, whose plain ones return 16-bit ids).
