@@ -14,7 +14,9 @@
 //! no one else holds the listener), close the listener so new clients are
 //! refused, keep serving the clients we have until they hang up, then exit
 //! 0. SIGHUP prints the statistics at once. The same code runs on every
-//! backend.
+//! backend. One loop on one thread: the `workers` example runs one per
+//! thread, says which way of sharing the accepts to pick when, stops
+//! without resetting a connected client, and upgrades in place.
 //!
 //! Syscalls: rt_sigprocmask (block_signals), signalfd4, timerfd_create,
 //! timerfd_settime, read (the timer's 8-byte count, the signal's

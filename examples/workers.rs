@@ -33,6 +33,14 @@
 //!   worker's poller): even shares by construction, one extra wake-up
 //!   per connection, and one thread's accept rate as the ceiling.
 //!
+//! Which to pick: `reuseport` for most TCP servers on Linux; `exclusive`
+//! when one listener must be shared (one socket from systemd) and waking
+//! one thread matters more than balance; `cpu` with a multi-queue NIC and
+//! pinned threads; `handoff` when user space must choose the thread
+//! (least loaded, by client), at one extra wake-up per connection;
+//! `shared` to see the herd, not to run. (BENCHMARKS.md, "accept
+//! balance", has the shares and wake-ups measured here.)
+//!
 //! Each thread counts what it accepted, what it served to the end, its
 //! waits, and the waits that found the listener empty; they print at the
 //! end. Out of fds (`EMFILE`), a thread sets its listener aside, keeps
@@ -54,10 +62,29 @@
 //! queued (until `EAGAIN`; out of fds, as soon as one frees up), drops
 //! its copy, and serves its connections until they close.
 //!
+//! Upgrading in place (SIGUSR2, as nginx): the running process starts
+//! the program again from the path it was started with (not
+//! /proc/self/exe, which names the old file once a new one is renamed
+//! over it) with the same arguments and every listener at its fds 3, 4,
+//! ... (`activation::spawn_with_listeners`: `LISTEN_FDS`, `LISTEN_PID`,
+//! `LISTEN_FDNAMES`); the new process adopts them
+//! (`activation::listen_fds`) and accepts; the old one stops accepting
+//! (no fence: the filter would be the new process's too, since the
+//! sockets are shared), serves its connections to the end and exits. The
+//! listening sockets never close, so nothing queued is lost. Under a
+//! systemd unit the main pid changes with each upgrade: the new process
+//! must tell systemd (`sd_notify("MAINPID=...")`, with
+//! `NotifyAccess=all`), or a supervisor must own the listeners instead.
+//!
 //! Syscalls: rt_sigprocmask, signalfd4, eventfd2 (the wakers), timerfd_*,
-//! socket, setsockopt(SO_REUSEADDR, SO_REUSEPORT), bind, listen,
-//! getsockname, accept4, recvfrom, sendto, close, kill (the
-//! demonstration signals itself), and the backend's wait.
+//! socket, setsockopt (SO_REUSEADDR, SO_REUSEPORT; SO_ATTACH_FILTER at
+//! the stop; SO_ATTACH_REUSEPORT_CBPF or SO_INCOMING_CPU in cpu mode),
+//! bind, listen, getsockname, accept4, recvfrom, sendto, close,
+//! sched_getaffinity and sched_setaffinity and getsockopt(SO_INCOMING_CPU)
+//! (cpu mode), kill (the demonstration signals itself), the backend's
+//! wait; on an upgrade pipe2, clone, then dup3 and execve in the child;
+//! in the new process fcntl, getsockopt and getsockname on each fd
+//! passed.
 //!
 //! Run it:
 //! - `cargo run --example workers`: a demonstration. Two threads in each
@@ -71,6 +98,7 @@
 //!   cbpf|incoming-cpu`, `--grace-ms MS`,
 //!   `--backend epoll|poll|select|select-growable`, `--port P`.
 
+use baresock::activation::{self, spawn_with_listeners};
 use baresock::bpf::Program;
 use baresock::cpu::{self, CpuSet};
 use baresock::poll::{
@@ -79,6 +107,7 @@ use baresock::poll::{
 };
 use baresock::{Domain, OwnedSocket, Protocol, SockAddr, Type};
 use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::os::fd::AsFd;
@@ -168,6 +197,9 @@ struct Inbox {
 /// What every thread shares: the stop flag and each thread's waker.
 struct Shared {
     stop: AtomicBool,
+    /// The stop is an upgrade: a new process has the listeners, so leave
+    /// the accept queues to it (no fence, no drain).
+    handover: AtomicBool,
     wakers: Vec<Arc<Waker>>,
     /// Every listener, once each: the stop fences them all.
     listeners: Vec<Arc<OwnedSocket>>,
@@ -266,7 +298,16 @@ impl Worker {
                     // Out of the poller for good.
                     self.paused = true;
                 }
-                self.drain_queue()?;
+                if self.shared.handover.load(Ordering::Acquire) {
+                    // The new process accepts from the same sockets.
+                    self.listener = None;
+                    self.paused = false;
+                    for w in &self.shared.wakers {
+                        w.wake()?;
+                    }
+                } else {
+                    self.drain_queue()?;
+                }
             }
         }
         Ok(())
@@ -487,7 +528,10 @@ type Threads = Vec<std::thread::JoinHandle<io::Result<Counts>>>;
 
 /// Starts the threads; returns the address they listen on, what they
 /// share (to stop them), and the threads.
-fn start(cfg: &Config) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
+fn start(
+    cfg: &Config,
+    inherited: Vec<OwnedSocket>,
+) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
     let cpus = if cfg.balance == Balance::Cpu {
         cpus_for(cfg.steer)?
     } else {
@@ -505,9 +549,30 @@ fn start(cfg: &Config) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
         wakers.push(Arc::new(Waker::new(&mut *p, WAKE)?));
         pollers.push(p);
     }
-    // The listeners: one shared, one per thread, or one for the acceptor.
+    // The listeners: one shared, one per thread, or one for the acceptor;
+    // inherited from the process we replace, or our own.
     let group = matches!(cfg.balance, Balance::Reuseport | Balance::Cpu);
-    let first = listen_on(cfg.addr, group)?;
+    let mut inherited: VecDeque<OwnedSocket> = inherited.into();
+    let want = if group { n } else { 1 };
+    if !inherited.is_empty() && inherited.len() != want {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} listeners passed, and {} with {n} threads takes {want}",
+                inherited.len(),
+                cfg.balance.name()
+            ),
+        ));
+    }
+    let mut next = |addr: SocketAddr| -> io::Result<OwnedSocket> {
+        match inherited.pop_front() {
+            // Nonblocking already: O_NONBLOCK belongs to the open file,
+            // which the old process shares with us.
+            Some(s) => Ok(s),
+            None => listen_on(addr, group),
+        }
+    };
+    let first = next(cfg.addr)?;
     let addr = first
         .local_addr()?
         .as_socket()
@@ -519,7 +584,7 @@ fn start(cfg: &Config) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
             Balance::Shared | Balance::Exclusive => Some(first.clone()),
             Balance::Reuseport | Balance::Cpu if i == 0 => Some(first.clone()),
             // Bound in CPU order: the group's index of each is its CPU's.
-            Balance::Reuseport | Balance::Cpu => Some(Arc::new(listen_on(addr, true)?)),
+            Balance::Reuseport | Balance::Cpu => Some(Arc::new(next(addr)?)),
             Balance::Handoff if i == 0 => Some(first.clone()),
             Balance::Handoff => None,
         });
@@ -564,6 +629,7 @@ fn start(cfg: &Config) -> io::Result<(SocketAddr, Arc<Shared>, Threads)> {
     };
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
+        handover: AtomicBool::new(false),
         wakers,
         listeners: distinct,
     });
@@ -622,40 +688,76 @@ fn cpus_for(steer: Steer) -> io::Result<Vec<usize>> {
     Ok(cpus)
 }
 
+/// How to start this program again for an upgrade: the path it was
+/// started with (not /proc/self/exe, which reads "... (deleted)" once a
+/// new binary is renamed over the old one: the upgrade must run the new
+/// file) and its arguments.
+struct Upgrade {
+    path: OsString,
+    args: Vec<OsString>,
+}
+
 /// Waits for SIGTERM or SIGINT on `signals`, then fences the listeners,
-/// waits `grace`, stops every thread and prints their counts. Returns
-/// the counts.
+/// waits `grace`, stops every thread and prints their counts. On SIGUSR2
+/// (with `upgrade`) it starts the program again with the listeners and,
+/// once that has started, hands over: the threads stop accepting, serve
+/// what they have and end. Returns the counts.
 fn wait_and_stop(
     signals: &Signals,
     shared: &Shared,
     handles: Threads,
     grace: Duration,
+    upgrade: Option<&Upgrade>,
 ) -> io::Result<Vec<Counts>> {
     let mut poller = Backend::Poll.build()?;
     poller.register(signals.as_fd(), Token(0), Interest::READABLE)?;
     let mut events = Events::with_capacity(1);
-    loop {
+    let handover = 'wait: loop {
         match poller.wait(&mut events, None) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
-        match signals.read() {
-            Ok(info) => {
+        loop {
+            let info = match signals.read() {
+                Ok(info) => info,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            };
+            if info.signal != Signal::USR2 {
                 println!("{} from pid {}: stopping", info.signal, info.pid);
-                break;
+                break 'wait false;
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
+            let Some(up) = upgrade else {
+                println!("SIGUSR2 from pid {}: no upgrade in this mode", info.pid);
+                continue;
+            };
+            match start_new(up, &shared.listeners) {
+                Ok(pid) => {
+                    println!(
+                        "SIGUSR2 from pid {}: upgrading: pid {pid} has the listeners",
+                        info.pid
+                    );
+                    break 'wait true;
+                }
+                // Nothing changed: keep serving.
+                Err(e) => println!("SIGUSR2 from pid {}: upgrade failed: {e}", info.pid),
+            }
         }
+    };
+    if handover {
+        shared.handover.store(true, Ordering::Release);
+    } else {
+        // The fence: no new handshake starts; the ones in flight finish
+        // within the grace period and wait in the accept queues. (Not on
+        // an upgrade: the filter is the socket's, and the new process
+        // shares the sockets.)
+        let fence = Program::drop_new_syns();
+        for l in &shared.listeners {
+            l.attach_filter(&fence)?;
+        }
+        std::thread::sleep(grace);
     }
-    // The fence: no new handshake starts; the ones in flight finish
-    // within the grace period and wait in the accept queues.
-    let fence = Program::drop_new_syns();
-    for l in &shared.listeners {
-        l.attach_filter(&fence)?;
-    }
-    std::thread::sleep(grace);
     shared.stop.store(true, Ordering::Release);
     for w in &shared.wakers {
         w.wake()?;
@@ -679,6 +781,36 @@ fn wait_and_stop(
         all.push(c);
     }
     Ok(all)
+}
+
+/// Starts the program again (`up`) with every listener at its fds 3, 4,
+/// ... (`LISTEN_FDS`, names tcp0, tcp1, ...): the new process adopts them
+/// with `activation::listen_fds`. The sockets never close, so a client
+/// connecting meanwhile waits in the same accept queue and is accepted by
+/// whichever process accepts next. Returns the new pid once it has
+/// started (its exec succeeded); it is not our child to wait for: when we
+/// exit, it is re-parented (to a subreaper, or init).
+fn start_new(up: &Upgrade, listeners: &[Arc<OwnedSocket>]) -> io::Result<u32> {
+    let mut cmd = activation::Command::new(&up.path);
+    cmd.args(&up.args);
+    let names: Vec<String> = (0..listeners.len()).map(|i| format!("tcp{i}")).collect();
+    let pairs: Vec<(&OwnedSocket, &str)> = listeners
+        .iter()
+        .zip(&names)
+        .map(|(l, n)| (&**l, n.as_str()))
+        .collect();
+    let child = spawn_with_listeners(&cmd, &pairs)?;
+    Ok(child.id())
+}
+
+/// This binary's version, printed at start. A byte string read through
+/// `black_box`, so the compiler keeps the bytes in the file: the upgrade
+/// test makes a new version by changing them in a copy of the binary.
+static VERSION: [u8; 24] = *b"workers-version:00000001";
+
+fn version() -> String {
+    let v = std::hint::black_box(&VERSION);
+    String::from_utf8_lossy(&v[16..]).into_owned()
 }
 
 /// The demonstration's client: `n` connections, one after another, each
@@ -775,20 +907,37 @@ fn main() {
 
 fn run(cfg: Config, serve: bool) -> io::Result<()> {
     // Before any thread starts: every thread inherits the mask, so the
-    // signals reach only the signalfd.
-    let stop_on = SignalSet::EMPTY.with(Signal::TERM).with(Signal::INT);
-    block_signals(stop_on)?;
-    let signals = Signals::new(stop_on)?;
+    // signals reach only the signalfd. (A new process started for an
+    // upgrade inherits the mask too, through execve.)
+    let handled = SignalSet::EMPTY
+        .with(Signal::TERM)
+        .with(Signal::INT)
+        .with(Signal::USR2);
+    block_signals(handled)?;
+    let signals = Signals::new(handled)?;
     if serve {
-        let (addr, shared, handles) = start(&cfg)?;
+        // Listeners handed over by the process we replace, if any.
+        let inherited: Vec<OwnedSocket> = activation::listen_fds()?
+            .into_iter()
+            .map(|a| a.socket)
+            .collect();
+        let adopted = inherited.len();
+        let (addr, shared, handles) = start(&cfg, inherited)?;
         println!(
-            "workers: pid {}, {} threads, balance {}, backend {}, listening tcp {addr}",
+            "workers: pid {}, version {}, {} threads, balance {}, backend {}, listening tcp {addr}{}",
             std::process::id(),
+            version(),
             handles.len(),
             cfg.balance.name(),
-            cfg.backend
+            cfg.backend,
+            if adopted > 0 {
+                format!(" (adopted {adopted} listeners)")
+            } else {
+                String::new()
+            }
         );
-        wait_and_stop(&signals, &shared, handles, cfg.grace)?;
+        let upgrade = upgrade_command()?;
+        wait_and_stop(&signals, &shared, handles, cfg.grace, Some(&upgrade))?;
         return Ok(());
     }
     for balance in Balance::ALL {
@@ -797,7 +946,7 @@ fn run(cfg: Config, serve: bool) -> io::Result<()> {
             continue;
         }
         let cfg = Config { balance, ..cfg };
-        let (addr, shared, handles) = start(&cfg)?;
+        let (addr, shared, handles) = start(&cfg, Vec::new())?;
         println!(
             "{}: {} threads, 200 connections from a client thread",
             balance.name(),
@@ -808,7 +957,7 @@ fn run(cfg: Config, serve: bool) -> io::Result<()> {
             .join()
             .map_err(|_| io::Error::other("client thread panicked"))?;
         Signal::TERM.send_to(std::process::id())?;
-        let counts = wait_and_stop(&signals, &shared, handles, cfg.grace)?;
+        let counts = wait_and_stop(&signals, &shared, handles, cfg.grace, None)?;
         result?;
         let served: u64 = counts.iter().map(|c| c.served).sum();
         if served != 200 {
@@ -816,4 +965,25 @@ fn run(cfg: Config, serve: bool) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The path this program was started with, made absolute against the
+/// directory it started in (a relative path would break if the working
+/// directory changed), or found on PATH as a shell would; and its
+/// arguments. Read once, at start.
+fn upgrade_command() -> io::Result<Upgrade> {
+    let mut args = std::env::args_os();
+    let argv0 = std::path::PathBuf::from(args.next().unwrap_or_default());
+    let path = if argv0.components().count() > 1 {
+        std::env::current_dir()?.join(argv0)
+    } else {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join(&argv0))
+            .find(|p| p.is_file())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "this program on PATH"))?
+    };
+    Ok(Upgrade {
+        path: path.into_os_string(),
+        args: args.collect(),
+    })
 }
