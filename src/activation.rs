@@ -490,9 +490,14 @@ pub fn fdname_is_valid(name: &str) -> bool {
 ///   or a directory on the path not searchable), `ENOEXEC` (not a format
 ///   the kernel runs), `E2BIG` (arguments and environment too long),
 ///   `ETXTBSY`, `ENOTDIR`, `ENOMEM`, `ELOOP`.
-/// - `EINTR` is not returned: the report read is retried (the child is on
-///   its way to `execve` or `_exit`), a documented exception like
-///   `connect_timeout`'s.
+/// - `EBUSY` (`dup3`): the kernel was still installing a file at the
+///   target fd for another thread; not expected in the single-threaded
+///   child, listed for completeness.
+/// - `EINTR`: only from the child's own calls, if a signal handler it
+///   inherited interrupts one (a `dup3` whose target held a file that
+///   flushes on close); the parent's read of the report is retried (the
+///   child is on its way to `execve` or `_exit`), a documented exception
+///   like `connect_timeout`'s.
 ///
 /// # Examples
 ///
