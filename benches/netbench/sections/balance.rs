@@ -99,10 +99,18 @@ pub(crate) fn balance(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
     }
     let mut rows = Vec::new();
     let mut failures = 0.0;
+    let mut mismatched = 0;
     for (i, &(load, n)) in cells.iter().enumerate() {
         let t = &results[i];
         for &(c, mode, _) in &CONTENDERS {
             failures += t.values(c, "failed").iter().sum::<f64>();
+            // A run whose server did not serve exactly the client's
+            // connections (a retried client child would double them).
+            mismatched += t
+                .values(c, "served")
+                .iter()
+                .filter(|&&x| x != conns as f64)
+                .count();
             let shares = median_round(t, c, "max_min").map_or("–".into(), |o| {
                 (0..n)
                     .filter_map(|k| o.get(&format!("share{k}")))
@@ -174,8 +182,10 @@ pub(crate) fn balance(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
     }
     v.add(
         R_BALANCE,
-        format!("failed connections {failures:.0}"),
-        failures == 0.0,
+        format!(
+            "failed connections {failures:.0}; runs whose server served other than {conns}: {mismatched}"
+        ),
+        failures == 0.0 && mismatched == 0,
     );
     v.unjudged(
         R_BALANCE,
