@@ -63,6 +63,17 @@ fn median_round<'a>(t: &'a Timing, c: &str, key: &str) -> Option<&'a crate::harn
     v.get(v.len().saturating_sub(1) / 2).copied()
 }
 
+/// Each thread's count, sorted, from the round with the median max / min.
+fn shares(t: &Timing, c: &str, n: usize) -> String {
+    median_round(t, c, "max_min").map_or("–".into(), |o| {
+        (0..n)
+            .filter_map(|k| o.get(&format!("share{k}")))
+            .map(|s| format!("{s:.0}"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    })
+}
+
 fn max_min(x: f64) -> String {
     if x.is_finite() {
         format!("{x:.2}")
@@ -111,13 +122,7 @@ pub(crate) fn balance(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
                 .iter()
                 .filter(|&&x| x != conns as f64)
                 .count();
-            let shares = median_round(t, c, "max_min").map_or("–".into(), |o| {
-                (0..n)
-                    .filter_map(|k| o.get(&format!("share{k}")))
-                    .map(|s| format!("{s:.0}"))
-                    .collect::<Vec<_>>()
-                    .join(" / ")
-            });
+            let shares = shares(t, c, n);
             let handoff = mode == "handoff";
             rows.push(vec![
                 load.to_string(),
@@ -258,12 +263,17 @@ pub(crate) fn balance(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
     ));
     let _ = writeln!(
         s,
-        "\n**The herd (`shared`).** Every thread's poller watches the one listener, so a new connection makes it ready for all of them and the kernel wakes every thread asleep on it. Few of those wake-ups reach user space: after a wake-up both `epoll_wait` and `poll` check readiness again before they return (epoll in level mode re-polls each ready item, `ep_item_poll`; `poll` scans its fds again), so a thread woken for a connection another thread has already taken finds nothing to report and goes back to sleep inside the syscall. The empty wake-ups counted are the ones whose re-check ran before the winner's `accept4` emptied the queue; with the threads asleep (one in flight) `poll` shows more of them than `epoll`. The herd shows in full in the sleeps per connection: compare `shared` with `reuseport` at the same thread count, one in flight. `poll` pays for each wake-up with a scan of all its fds, which is why `shared-poll` is also the slowest there.\n"
+        "\n**The herd (`shared`).** Every thread's poller watches the one listener, so a new connection makes it ready for all of them and the kernel wakes every thread asleep on it. Few of those wake-ups reach user space: after a wake-up both `epoll_wait` and `poll` check readiness again before they return (epoll in level mode re-polls each ready item, `ep_item_poll`; `poll` scans its fds again), so a thread woken for a connection another thread has already taken finds nothing to report and goes back to sleep inside the syscall. The empty wake-ups counted are the ones whose re-check ran before the winner's `accept4` emptied the queue (at {nl} threads, one in flight: {} per accept on `poll`, {} on `epoll`). The herd shows in full in the sleeps per connection: at {nl} threads, one in flight, `shared` on `epoll` makes {} sleeps per connection, `reuseport` {}.\n",
+        ratio(t.median("shared-poll", "empty_per_accept")),
+        ratio(t.median("shared-epoll", "empty_per_accept")),
+        ratio(t.median("shared-epoll", "sleeps_per_conn")),
+        ratio(t.median("reuseport-epoll", "sleeps_per_conn")),
     );
     let chance = chance.join(", ");
     let _ = writeln!(
         s,
-        "**The skew (`exclusive`).** EPOLLEXCLUSIVE wakes one waiting thread per connection (or a few) instead of all, so its wake-ups per accept stay near 1; but the kernel walks the listener's wait queue in order and wakes the first thread waiting there. With one connection in flight the thread that took the last one is back in `epoll_wait` long before the next arrives, so the first threads take nearly all connections and the rest take none (Cloudflare, \"Why does one NGINX worker take all the load?\", 2017). Under load the first threads are busy more often and the share spreads. `reuseport` gives each thread its own listener and the kernel hashes each connection's addresses and ports to one of them: one wake-up per connection, shares equal up to the hash's randomness, at any load: with {conns} connections hashed uniformly, chance alone gives a max / min of about {} threads. `handoff` is even by construction (round robin) at the price of a wake-up of a worker per connection and one thread's accept rate as the ceiling.\n",
+        "**The skew (`exclusive`).** EPOLLEXCLUSIVE wakes one waiting thread per connection (or a few) instead of all, so its wake-ups per accept stay near 1; but the kernel walks the listener's wait queue in order and wakes the first thread waiting there. With one connection in flight the thread that took the last one is back in `epoll_wait` long before the next arrives, so the first threads in that order take most connections and the last ones few or none (at {nl} threads, one in flight, per thread: {}; Cloudflare, \"Why does one NGINX worker take all the load?\", 2017). Under load the first threads are busy more often and the share spreads. `reuseport` gives each thread its own listener and the kernel hashes each connection's addresses and ports to one of them: one wake-up per connection, shares equal up to the hash's randomness, at any load: with {conns} connections hashed uniformly, chance alone gives a max / min of about {} threads. `handoff` is even by construction (round robin) at the price of a wake-up of a worker per connection and one thread's accept rate as the ceiling.\n",
+        shares(t, "exclusive-epoll", nl),
         chance
     );
     let _ = writeln!(
