@@ -192,6 +192,11 @@ pub(crate) fn balance(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
         ),
         failures == 0.0 && mismatched == 0,
     );
+    v.note_for(
+        R_BALANCE,
+        "exclusive",
+        "exclusive: EPOLLEXCLUSIVE wakes one waiting thread \"or more\" (epoll_ctl(2)); the excess over 1 is the empty wake-ups (see the table): on its walk to the first waiting thread the kernel also queues the listener on the ready list of each busy thread's epoll it passes (ep_poll_callback), and a busy thread that reaches epoll_wait before the woken one's accept4 reports it too, then finds the queue empty. See the section's skew paragraph.".into(),
+    );
     v.unjudged(
         R_BALANCE,
         "cpu: not measured (the workers example has no `--balance cpu` yet)".into(),
@@ -272,8 +277,10 @@ pub(crate) fn balance(r: &Runner, doc: &mut Doc, v: &mut Verdicts) {
     let chance = chance.join(", ");
     let _ = writeln!(
         s,
-        "**The skew (`exclusive`).** EPOLLEXCLUSIVE wakes one waiting thread per connection (or a few) instead of all, so its wake-ups per accept stay near 1; but the kernel walks the listener's wait queue in order and wakes the first thread waiting there. With one connection in flight the thread that took the last one is back in `epoll_wait` long before the next arrives, so the first threads in that order take most connections and the last ones few or none (at {nl} threads, one in flight, per thread: {}; Cloudflare, \"Why does one NGINX worker take all the load?\", 2017). Under load the first threads are busy more often and the share spreads. `reuseport` gives each thread its own listener and the kernel hashes each connection's addresses and ports to one of them: one wake-up per connection, shares equal up to the hash's randomness, at any load: with {conns} connections hashed uniformly, chance alone gives a max / min of about {} threads. `handoff` is even by construction (round robin) at the price of a wake-up of a worker per connection and one thread's accept rate as the ceiling.\n",
+        "**The skew (`exclusive`).** EPOLLEXCLUSIVE wakes one waiting thread per connection (or a few) instead of all, so its wake-ups per accept stay near 1; but the kernel walks the listener's wait queue in order and wakes the first thread waiting there. With one connection in flight the thread that took the last one is back in `epoll_wait` long before the next arrives, so the first threads in that order take most connections and the last ones few or none (at {nl} threads, one in flight, per thread: {}; Cloudflare, \"Why does one NGINX worker take all the load?\", 2017). Its wake-ups per accept sit a little above 1 ({} at {nl} threads, one in flight), and the excess is the empty ones ({} per accept): on its walk to the first waiting thread the kernel also puts the listener on the ready list of every thread's epoll it passes (`ep_poll_callback` queues the item before it looks for a waiter), so a thread busy at that moment finds the listener ready at its next `epoll_wait`, and when it gets there before the woken thread's `accept4`, both report it and one finds the queue empty. Under load the first threads are busy more often and the share spreads. `reuseport` gives each thread its own listener and the kernel hashes each connection's addresses and ports to one of them: one wake-up per connection, shares equal up to the hash's randomness, at any load: with {conns} connections hashed uniformly, chance alone gives a max / min of about {} threads. `handoff` is even by construction (round robin) at the price of a wake-up of a worker per connection and one thread's accept rate as the ceiling.\n",
         shares(t, "exclusive-epoll", nl),
+        ratio(t.median("exclusive-epoll", "wake_per_accept")),
+        ratio(t.median("exclusive-epoll", "empty_per_accept")),
         chance
     );
     let _ = writeln!(
