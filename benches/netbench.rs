@@ -22,6 +22,8 @@
 // GlobalAlloc: both need unsafe, each block with its SAFETY comment.
 #![allow(unsafe_code)]
 
+#[path = "netbench/balance.rs"]
+mod balance;
 #[path = "netbench/blocking.rs"]
 mod blocking;
 #[path = "netbench/c10k.rs"]

@@ -6,6 +6,9 @@
 #   scripts/bench.sh                 # the full run (about 10 minutes)
 #   scripts/bench.sh --quick         # a smoke run of the harness
 #   scripts/bench.sh --only udp      # some sections (see --help)
+#   scripts/bench.sh --update --only balance
+#                                    # one section, put into BENCHMARKS.md
+#                                    # in place (the rest is left as it was)
 #
 # Extra arguments go to netbench. Needs strace and valgrind for the
 # cross-checks (the sections still run without them, and say so).
@@ -21,4 +24,7 @@ if [ -z "$count_exe" ] || [ ! -x "$count_exe" ]; then
   exit 1
 fi
 cargo bench --bench netbench --no-run
+# The accept-balance section runs the workers example as its server;
+# cargo bench does not build examples.
+cargo build --release --example workers
 exec cargo bench --bench netbench -- --count-exe "$count_exe" --write "$out" "$@"

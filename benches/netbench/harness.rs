@@ -222,6 +222,7 @@ pub fn child_main(args: &[String]) {
         "udp" => crate::udp::child(contender, &p),
         "c10k-server" => return crate::c10k::server(contender, &p),
         "c10k-client" => return crate::c10k::client(&p),
+        "balance-client" => crate::balance::client(&p),
         "pwait2" => crate::waitcost::pwait2_child(),
         other => panic!("unknown workload {other:?}"),
     };

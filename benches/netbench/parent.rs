@@ -16,12 +16,16 @@ usage: cargo bench --bench netbench -- [options]
        (scripts/bench.sh builds the stats variant and passes --count-exe)
 
   --write PATH       write the report (markdown) to PATH, charts beside it
+  --update           with --write: keep PATH and put in it only what this
+                     run measured (its sections, target rows, closing-note
+                     lines and commands), e.g. with --only balance
   --count-exe PATH   this bench built with `--features stats`: syscall
                      counts of our contenders come from its counters
   --rounds N         timing rounds per workload (default 7)
   --quick            short runs, 2 rounds: a smoke test of the harness
   --only A,B         only these sections: pingpong, waitcost, register,
-                     wake, c10k, churn, blocking, udp, instructions
+                     wake, c10k, churn, blocking, udp, balance,
+                     instructions
 ";
 
 pub struct Opts {
@@ -30,6 +34,7 @@ pub struct Opts {
     pub rounds: usize,
     pub quick: bool,
     pub only: Option<Vec<String>>,
+    pub update: bool,
 }
 
 impl Opts {
@@ -40,6 +45,7 @@ impl Opts {
             rounds: 7,
             quick: false,
             only: None,
+            update: false,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -55,6 +61,7 @@ impl Opts {
                 "--count-exe" => o.count_exe = Some(value().into()),
                 "--rounds" => o.rounds = value().parse().expect("--rounds N"),
                 "--quick" => o.quick = true,
+                "--update" => o.update = true,
                 "--only" => o.only = Some(value().split(',').map(str::to_owned).collect()),
                 "--help" | "-h" => {
                     print!("{USAGE}");
@@ -386,12 +393,12 @@ impl Drop for Runner {
 }
 
 /// Kills a child (by its pid) that outlives its deadline.
-struct Guard {
+pub(crate) struct Guard {
     tx: mpsc::Sender<()>,
 }
 
 impl Guard {
-    fn new(pid: u32, limit: Duration) -> Guard {
+    pub(crate) fn new(pid: u32, limit: Duration) -> Guard {
         let (tx, rx) = mpsc::channel::<()>();
         std::thread::spawn(move || {
             if rx.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
@@ -404,7 +411,7 @@ impl Guard {
         Guard { tx }
     }
 
-    fn done(self) {
+    pub(crate) fn done(self) {
         let _ = self.tx.send(());
     }
 }

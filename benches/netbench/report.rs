@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::Instant;
 
 /// The rows of the issue's target table, in its order.
-pub(crate) const TARGETS: [(&str, &str); 11] = [
+pub(crate) const TARGETS: [(&str, &str); 12] = [
     (
         "TCP 1-byte ping-pong, one thread, each backend",
         "epoll ≤ 1.02 × floor; poll and select ≤ 1.03 × their floors; faster than polling, no slower than mio",
@@ -52,6 +52,10 @@ pub(crate) const TARGETS: [(&str, &str); 11] = [
         "UDP batches of 1, 8, 32, 64 with sendmmsg/recvmmsg",
         "≤ 1.03 × floor; batching gains match the floor's",
     ),
+    (
+        "accept balance (issue 13): 10,000 connections from a client process, 2/4/8 worker threads",
+        "reuseport max/min of per-thread accepts ≤ 1.25; listener wake-ups per accepted connection ≤ 1.05 for exclusive, reuseport and cpu; shared's herd and exclusive's skew shown and explained",
+    ),
 ];
 
 pub(crate) const R_PINGPONG: usize = 0;
@@ -65,19 +69,28 @@ pub(crate) const R_C10K: usize = 7;
 pub(crate) const R_CHURN: usize = 8;
 pub(crate) const R_BLOCKING: usize = 9;
 pub(crate) const R_UDP: usize = 10;
+pub(crate) const R_BALANCE: usize = 11;
 
 /// What was measured against each target: parts, each judged.
 #[derive(Default)]
 pub(crate) struct Verdicts {
-    parts: [Vec<(String, bool)>; 11],
+    parts: [Vec<(String, bool)>; TARGETS.len()],
+    /// Shown in the row but not judged: what was not measured, and why.
+    unjudged: [Vec<String>; TARGETS.len()],
     /// Evidence for the closing note, shown when the row is missed and,
     /// if the note names a word, a missed part of the row contains it.
-    notes: [Vec<(&'static str, String)>; 11],
+    notes: [Vec<(&'static str, String)>; TARGETS.len()],
 }
 
 impl Verdicts {
     pub(crate) fn add(&mut self, row: usize, measured: String, ok: bool) {
         self.parts[row].push((measured, ok));
+    }
+
+    /// A part of the row that is shown and not judged (a goal this run
+    /// cannot measure, say so).
+    pub(crate) fn unjudged(&mut self, row: usize, text: String) {
+        self.unjudged[row].push(text);
     }
 
     pub(crate) fn note(&mut self, row: usize, text: String) {
@@ -122,7 +135,7 @@ pub fn run_all(opts: &Opts, r: &Runner) {
     };
     let mut v = Verdicts::default();
     type Section = fn(&Runner, &mut Doc, &mut Verdicts);
-    let sections: [(&str, Section); 8] = [
+    let sections: [(&str, Section); 9] = [
         ("pingpong", sections::pingpong),
         ("waitcost", sections::waitcost),
         ("register", sections::register),
@@ -131,6 +144,7 @@ pub fn run_all(opts: &Opts, r: &Runner) {
         ("churn", sections::churn),
         ("blocking", sections::blocking),
         ("udp", sections::udp),
+        ("balance", sections::balance),
     ];
     for (name, f) in sections {
         if opts.wants(name) || (name == "pingpong" && opts.wants("instructions")) {
@@ -139,7 +153,18 @@ pub fn run_all(opts: &Opts, r: &Runner) {
         }
     }
     let load_end = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let md = assemble(&machine, &doc, &v, r, start, &load_end);
+    let old = opts
+        .write
+        .as_ref()
+        .filter(|_| opts.update)
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    let md = match old {
+        Some(old) => {
+            let only = opts.only.as_ref().map_or("all".into(), |l| l.join(","));
+            update(&old, &machine, &doc, &v, &only)
+        }
+        None => assemble(&machine, &doc, &v, r, start, &load_end),
+    };
     println!("{md}");
     if let Some(path) = &opts.write {
         std::fs::write(path, &md).expect("write the report");
@@ -380,37 +405,12 @@ fn assemble(
         m.cores
     );
     let _ = writeln!(s, "## Targets\n");
-    let mut rows = Vec::new();
-    for (i, (workload, target)) in TARGETS.iter().enumerate() {
-        let measured = if v.parts[i].is_empty() {
-            "not measured in this run".to_owned()
-        } else {
-            v.parts[i]
-                .iter()
-                .map(|(m, ok)| if *ok { m.clone() } else { format!("**{m}**") })
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        let verdict = match v.met(i) {
-            Some(true) => "met",
-            Some(false) => "**missed**",
-            None => "–",
-        };
-        rows.push(vec![
-            (*workload).to_owned(),
-            (*target).to_owned(),
-            measured,
-            verdict.to_owned(),
-        ]);
-    }
+    let rows: Vec<Vec<String>> = (0..TARGETS.len()).map(|i| target_row(v, i)).collect();
     s.push_str(&table(
         &["workload", "target", "measured", "verdict"],
         &rows,
     ));
-    let _ = writeln!(
-        s,
-        "\nA part that missed its target is in bold. Timing ratios are ours / floor (below 1 is faster than the floor)."
-    );
+    let _ = writeln!(s, "\n{LEGEND}");
     let _ = writeln!(s, "\n{}", closing_note(v));
     s.push_str(&doc.sections);
     let _ = writeln!(s, "## How it was run\n");
@@ -494,6 +494,164 @@ fn assemble(
             ],
         ],
     ));
+    s
+}
+
+/// The line under the target table.
+const LEGEND: &str = "A part that missed its target is in bold; a part in italics was not judged (not measured, and why). Timing ratios are ours / floor (below 1 is faster than the floor).";
+
+/// Row `i` of the target table: workload, target, measured, verdict.
+fn target_row(v: &Verdicts, i: usize) -> Vec<String> {
+    let (workload, target) = TARGETS[i];
+    let measured = if v.parts[i].is_empty() && v.unjudged[i].is_empty() {
+        "not measured in this run".to_owned()
+    } else {
+        v.parts[i]
+            .iter()
+            .map(|(m, ok)| if *ok { m.clone() } else { format!("**{m}**") })
+            .chain(v.unjudged[i].iter().map(|m| format!("*{m}*")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let verdict = match v.met(i) {
+        Some(true) => "met",
+        Some(false) => "**missed**",
+        None => "–",
+    };
+    vec![
+        workload.to_owned(),
+        target.to_owned(),
+        measured,
+        verdict.to_owned(),
+    ]
+}
+
+/// `--update`: the report at `old` with what this run measured put in
+/// place: its sections (replaced by heading, or added before "How it was
+/// run", each marked with this run's date and load), its rows of the
+/// target table and of the closing note, and its command lines. The
+/// rest, the machine table included, stays as the last full run wrote it.
+fn update(old: &str, m: &Machine, doc: &Doc, v: &Verdicts, only: &str) -> String {
+    let mut lines: Vec<String> = old.lines().map(str::to_owned).collect();
+    let how = "## How it was run";
+    // Sections, one block per `## ` heading.
+    let mut blocks: Vec<Vec<String>> = Vec::new();
+    for l in doc.sections.lines() {
+        if l.starts_with("## ") || blocks.is_empty() {
+            blocks.push(Vec::new());
+        }
+        blocks.last_mut().unwrap().push(l.to_owned());
+    }
+    for mut b in blocks {
+        let stamp = format!(
+            "*This section was measured alone, by `scripts/bench.sh --update --only {only}` on {}, load average {}; the rest of the file comes from the full run whose machine is described at the end.*",
+            m.date,
+            m.load
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        b.splice(1..1, [String::new(), stamp]);
+        if b.last().is_some_and(|l| !l.is_empty()) {
+            b.push(String::new());
+        }
+        let at = lines.iter().position(|l| *l == b[0]);
+        let (from, to) = match at {
+            Some(i) => {
+                let end = lines[i + 1..]
+                    .iter()
+                    .position(|l| l.starts_with("## "))
+                    .map_or(lines.len(), |k| i + 1 + k);
+                (i, end)
+            }
+            None => {
+                let i = lines.iter().position(|l| l == how).unwrap_or(lines.len());
+                (i, i)
+            }
+        };
+        lines.splice(from..to, b);
+    }
+    // The target table's rows measured here.
+    let measured: Vec<usize> = (0..TARGETS.len())
+        .filter(|&i| !v.parts[i].is_empty() || !v.unjudged[i].is_empty())
+        .collect();
+    let targets = lines.iter().position(|l| l == "## Targets");
+    for &i in &measured {
+        let row = format!("| {} |", target_row(v, i).join(" | "));
+        let prefix = format!("| {} |", TARGETS[i].0);
+        if let Some(k) = lines.iter().position(|l| l.starts_with(&prefix)) {
+            lines[k] = row;
+        } else if let Some(t) = targets {
+            // After the table's last row.
+            let mut end = t;
+            for (k, l) in lines.iter().enumerate().skip(t + 1) {
+                if l.starts_with("## ") {
+                    break;
+                }
+                if l.starts_with("| ") {
+                    end = k;
+                }
+            }
+            lines.insert(end + 1, row);
+        }
+    }
+    if let Some(k) = lines
+        .iter()
+        .position(|l| l.starts_with("A part that missed its target"))
+    {
+        lines[k] = LEGEND.to_owned();
+    }
+    // The closing note: drop the bullets of the rows measured here, add
+    // the ones they missed.
+    if let Some(c) = lines.iter().position(|l| l.starts_with("**Closing note")) {
+        let mut bullets: Vec<String> = lines[c + 1..]
+            .iter()
+            .skip_while(|l| l.is_empty())
+            .take_while(|l| l.starts_with("- *"))
+            .filter(|l| {
+                !measured
+                    .iter()
+                    .any(|&i| l.starts_with(&format!("- *{}*:", TARGETS[i].0)))
+            })
+            .cloned()
+            .collect();
+        for &i in &measured {
+            if v.met(i) == Some(false) {
+                bullets.push(format!("- *{}*: {}", TARGETS[i].0, why(i, v)));
+            }
+        }
+        let end = lines[c + 1..]
+            .iter()
+            .position(|l| l.starts_with("## "))
+            .map_or(lines.len(), |k| c + 1 + k);
+        let mut note = Vec::new();
+        if bullets.is_empty() {
+            note.push("**Closing note:** every target measured in this run is met.".to_owned());
+        } else {
+            note.push("**Closing note: missed targets, and why.**".to_owned());
+            note.push(String::new());
+            note.extend(bullets);
+        }
+        note.push(String::new());
+        note.push(String::new());
+        lines.splice(c..end, note);
+    }
+    // Command lines this run used that the file does not show yet.
+    if let Some(h) = lines.iter().position(|l| l == how) {
+        if let Some(close) = lines[h + 2..].iter().position(|l| l == "```") {
+            let close = h + 2 + close;
+            let new: Vec<String> = doc
+                .commands
+                .iter()
+                .filter(|c| !lines.contains(c))
+                .cloned()
+                .collect();
+            lines.splice(close..close, new);
+        }
+    }
+    let mut s = lines.join("\n");
+    s.push('\n');
     s
 }
 
