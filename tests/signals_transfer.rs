@@ -165,7 +165,9 @@ impl Write for CountingWriter<'_> {
     }
 }
 
-struct CountingReader<'a>(&'a OwnedSocket, Counts);
+/// The socket, the counts, and the reader's EINTRs published for the
+/// writer, which waits for the first (see [`wait_for_a_blocked_read`]).
+struct CountingReader<'a>(&'a OwnedSocket, Counts, Arc<AtomicU64>);
 
 impl Read for CountingReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -177,26 +179,36 @@ impl Read for CountingReader<'_> {
             Err(e) => {
                 check_interrupted(e, "read");
                 self.1.interrupted += 1;
+                self.2.fetch_add(1, Ordering::Release);
             }
         }
         r
     }
 }
 
-fn write_all_read_exact(t: Transport) {
-    // As for the raw calls: whether a signal lands as EINTR or as a short
-    // count depends on timing, so a few whole transfers (each checked byte
-    // for byte) may be needed before one exercises std's retry of EINTR.
-    const ATTEMPTS: usize = 5;
-    for attempt in 1..=ATTEMPTS {
-        if write_all_read_exact_once(t) > 0 {
-            return;
-        }
-        println!("{t:?}: attempt {attempt} of {ATTEMPTS} saw no interrupted call");
+/// The writer's first step: wait (bounded) until the reader, blocked in a
+/// read with nothing to read, has been interrupted at least once. A
+/// signal that lands in a call that has moved bytes makes it return
+/// short, not EINTR, and which one a busy transfer sees is timing: on a
+/// fast machine five 64 MiB transfers saw 108 signals and no EINTR. A
+/// read blocked on an empty socket has moved nothing, so the signaller's
+/// next signal makes it fail with EINTR (no SA_RESTART, and SO_RCVTIMEO
+/// is set: the kernel would not restart it anyway). So every transfer
+/// exercises the retry path, whatever the timing of the rest.
+fn wait_for_a_blocked_read(read_eintr: &AtomicU64) {
+    let start = Instant::now();
+    while read_eintr.load(Ordering::Acquire) == 0 {
+        assert!(start.elapsed() < STUCK, "the reader was never interrupted");
+        std::thread::sleep(Duration::from_millis(1));
     }
-    panic!(
-        "{t:?}: no call was interrupted in {ATTEMPTS} transfers; the retry path was not exercised"
-    );
+}
+
+fn write_all_read_exact(t: Transport) {
+    // The writer starts once the reader's blocked read was interrupted
+    // (wait_for_a_blocked_read), so std's retry of EINTR is exercised on
+    // every run.
+    let interrupted = write_all_read_exact_once(t);
+    assert!(interrupted > 0, "{t:?}: no call was interrupted");
 }
 
 /// One 64 MiB write_all/read_exact transfer under signals; returns how many
@@ -205,9 +217,12 @@ fn write_all_read_exact_once(t: Transport) -> u64 {
     install_handler();
     let data = Arc::new(pattern());
     let (a, b) = connected(t);
+    let read_eintr = Arc::new(AtomicU64::new(0));
     let writer = {
         let data = Arc::clone(&data);
+        let read_eintr = Arc::clone(&read_eintr);
         std::thread::spawn(move || {
+            wait_for_a_blocked_read(&read_eintr);
             let mut w = CountingWriter(&a, Counts::default());
             w.write_all(&data).expect("write_all retries EINTR itself");
             (w.1, Vec::new())
@@ -215,7 +230,7 @@ fn write_all_read_exact_once(t: Transport) -> u64 {
     };
     let reader = std::thread::spawn(move || {
         let mut buf = vec![0u8; SIZE];
-        let mut r = CountingReader(&b, Counts::default());
+        let mut r = CountingReader(&b, Counts::default(), read_eintr);
         r.read_exact(&mut buf)
             .expect("read_exact retries EINTR itself");
         (r.1, buf)
@@ -236,18 +251,11 @@ fn write_all_read_exact_once(t: Transport) -> u64 {
 }
 
 fn raw_send_recv(t: Transport) {
-    // A signal that lands once a send has copied some bytes makes it return
-    // short, not EINTR; which one a transfer sees depends on timing. Try a
-    // few whole transfers (each checked byte for byte) until one saw EINTR:
-    // a wrapper that swallowed EINTR never would.
-    const ATTEMPTS: usize = 5;
-    for attempt in 1..=ATTEMPTS {
-        if raw_send_recv_once(t) > 0 {
-            return;
-        }
-        println!("{t:?}: attempt {attempt} of {ATTEMPTS} saw no EINTR");
-    }
-    panic!("{t:?}: {ATTEMPTS} transfers under signals and no send or recv saw EINTR");
+    // As above: the reader's first recv blocks on an empty socket and is
+    // interrupted before the writer sends anything, so every run sees
+    // EINTR; a wrapper that swallowed EINTR never would.
+    let eintr = raw_send_recv_once(t);
+    assert!(eintr > 0, "{t:?}: no send or recv saw EINTR");
 }
 
 /// One 64 MiB transfer under signals; returns how many EINTRs it saw.
@@ -255,9 +263,12 @@ fn raw_send_recv_once(t: Transport) -> u64 {
     install_handler();
     let data = Arc::new(pattern());
     let (a, b) = connected(t);
+    let read_eintr = Arc::new(AtomicU64::new(0));
     let writer = {
         let data = Arc::clone(&data);
+        let read_eintr = Arc::clone(&read_eintr);
         std::thread::spawn(move || {
+            wait_for_a_blocked_read(&read_eintr);
             let (mut off, mut interrupted, mut short) = (0, 0u64, 0u64);
             while off < SIZE {
                 match a.send(&data[off..]) {
@@ -288,6 +299,7 @@ fn raw_send_recv_once(t: Transport) -> u64 {
                 Err(e) => {
                     check_interrupted(&e, "recv");
                     interrupted += 1;
+                    read_eintr.fetch_add(1, Ordering::Release);
                 }
             }
         }
