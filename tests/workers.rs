@@ -4,6 +4,9 @@
 //! byte; at SIGTERM it stops by itself, and its per-thread counts add up
 //! to the connections served.
 
+// pre_exec (setrlimit in the forked child) is unsafe.
+#![allow(unsafe_code)]
+
 mod common;
 
 use baresock::cpu::CpuSet;
@@ -42,10 +45,16 @@ impl Server {
         backend: &str,
         extra: &[&str],
     ) -> (Server, SocketAddr) {
-        let mut child = Command::new(common::example_path("workers"))
-            .args(["--serve", "--balance", balance, "--backend", backend])
-            .args(["--threads", &threads.to_string()])
-            .args(extra)
+        Server::spawn(
+            Command::new(common::example_path("workers"))
+                .args(["--serve", "--balance", balance, "--backend", backend])
+                .args(["--threads", &threads.to_string()])
+                .args(extra),
+        )
+    }
+
+    fn spawn(cmd: &mut Command) -> (Server, SocketAddr) {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -254,6 +263,67 @@ modes! {
     reuseport_4: "reuseport", 4;
     handoff_2: "handoff", 2;
     handoff_4: "handoff", 4;
+}
+
+// ---- out of fds ----
+
+/// With RLIMIT_NOFILE a few fds above what the server needs idle, 40
+/// clients at once: each thread runs out of fds (accept4: EMFILE), sets
+/// its listener aside, serves what it has, and takes the listener up again
+/// as connections close. Every client gets its echo; the threads report
+/// the pauses.
+#[test]
+fn out_of_fds_every_mode_pauses_and_serves_everyone() {
+    use std::os::unix::process::CommandExt;
+    const CLIENTS: usize = 40;
+    for (balance, backend) in [
+        ("shared", "epoll"),
+        ("exclusive", "epoll"),
+        ("reuseport", "poll"),
+        ("handoff", "epoll"),
+    ] {
+        // Idle, 2 threads use 16 fds or fewer (stdio, signalfd, per thread
+        // a poller, waker and timer, the listeners): 6 more is room for a
+        // few connections, far from 40.
+        let mut cmd = Command::new(common::example_path("workers"));
+        cmd.args(["--serve", "--balance", balance, "--backend", backend])
+            .args(["--threads", "2"]);
+        // SAFETY: the closure runs in the forked child before exec and
+        // makes one async-signal-safe syscall (setrlimit); it touches no
+        // lock and allocates nothing.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, 22, 22)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let (mut server, addr) = Server::spawn(&mut cmd);
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|i| std::thread::spawn(move || exchange(addr, i, 100 + i)))
+            .collect();
+        for c in clients {
+            c.join().expect("a client was not served");
+        }
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(server.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let (mut served, mut pauses) = (0, 0);
+        for i in 0..2 {
+            let line = server.expect_line(&format!("thread {i}:"));
+            served += count(&line, "served");
+            pauses += count(&line, "pauses");
+        }
+        assert_eq!(served, CLIENTS as u64, "{balance}: {:#?}", server.seen);
+        assert!(
+            pauses > 0,
+            "{balance}: never out of fds: {:#?}",
+            server.seen
+        );
+        let status = server.child.wait().unwrap();
+        assert!(status.success(), "{balance}: {status:?}");
+    }
 }
 
 // ---- stopping ----
