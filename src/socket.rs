@@ -438,6 +438,13 @@ impl OwnedSocket {
     /// Unlike `close`, it acts on the connection, so it reaches every
     /// duplicate of the fd.
     ///
+    /// On a listening Unix stream socket, `Read` is a fence: a new
+    /// `connect` fails with `ECONNREFUSED` (the client's connect never
+    /// succeeds), while the connections already queued can still be
+    /// accepted, until `EAGAIN`. So a stop can fence, drain and close
+    /// without resetting a client that had connected. (A TCP listener has
+    /// no such switch: see [`crate::bpf::Program::drop_new_syns`].)
+    ///
     /// # Errors
     ///
     /// - `ENOTCONN`: a TCP or UDP socket that is not connected. (Linux's

@@ -1166,3 +1166,44 @@ fn connect_timeout_is_readable_by_a_waiting_peer() {
     s.send(b"hey").unwrap();
     assert_eq!(recv_n(&c, 3), b"hey");
 }
+
+/// shutdown(SHUT_RD) on a listening Unix stream socket is the fence a
+/// stop needs (what `Program::drop_new_syns` is for TCP): new connects
+/// are refused, so no client's connect succeeds after it, while those
+/// already queued are accepted, data included, until EAGAIN.
+#[test]
+fn shutdown_read_fences_a_unix_listener_and_keeps_its_queue() {
+    let dir = std::env::temp_dir().join(format!("baresock-fence-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("l.sock");
+    let l = OwnedSocket::new(Domain::UNIX, Type::STREAM, Protocol::DEFAULT).unwrap();
+    l.bind(&SockAddr::unix(&path).unwrap()).unwrap();
+    l.listen(8).unwrap();
+    let mut queued: Vec<UnixStream> = (0..3)
+        .map(|i| {
+            let mut c = UnixStream::connect(&path).unwrap();
+            c.write_all(&[i]).unwrap();
+            c
+        })
+        .collect();
+    l.shutdown(baresock::Shutdown::Read).unwrap();
+    let refused = UnixStream::connect(&path).unwrap_err();
+    assert_eq!(refused.raw_os_error(), Some(libc::ECONNREFUSED));
+    l.set_nonblocking(true).unwrap();
+    for i in 0..3u8 {
+        let (a, _) = l.accept().unwrap();
+        let mut b = [0u8; 1];
+        assert_eq!(a.recv(&mut b).unwrap(), 1);
+        assert_eq!(b[0], i, "queued in order");
+        a.send(&[i + 10]).unwrap();
+        let mut back = [0u8; 1];
+        queued[i as usize].read_exact(&mut back).unwrap();
+        assert_eq!(back[0], i + 10);
+    }
+    assert_eq!(
+        l.accept().unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock
+    );
+    drop(l);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
