@@ -124,8 +124,9 @@ const BACKLOG: i32 = 4096;
 /// accept4 calls per readiness, so one thread cannot starve its own
 /// connections while a burst arrives.
 const ACCEPT_BATCH: usize = 64;
-/// Connections a handoff queue holds before the acceptor waits for room:
-/// memory stays bounded whatever the clients do.
+/// Connections a handoff queue holds: with every queue full the acceptor
+/// closes the new connection rather than hold it, so memory stays bounded
+/// whatever the clients do.
 const QUEUE_CAP: usize = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

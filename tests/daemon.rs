@@ -180,20 +180,7 @@ impl Daemon {
     /// everything that happened meanwhile at once.
     fn stop(&self) {
         self.signal(Signal::SIGSTOP);
-        let stat = format!("/proc/{}/stat", self.child.id());
-        let start = Instant::now();
-        loop {
-            let text = std::fs::read_to_string(&stat).unwrap();
-            // "PID (COMM) STATE ...": COMM may hold spaces and parentheses.
-            let state = text[text.rfind(')').unwrap() + 1..]
-                .split_whitespace()
-                .next();
-            if state == Some("T") {
-                return;
-            }
-            assert!(start.elapsed() < LIMIT, "the daemon never stopped: {text}");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        common::wait_until_stopped(self.child.id(), LIMIT);
     }
 
     /// The next line that starts with `prefix` (bounded by LIMIT).

@@ -457,19 +457,7 @@ fn fifty_connections_queued_while_stopped_are_all_served() {
         let pid = nix::unistd::Pid::from_raw(server.child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
         // Stopped for sure before the SIGTERM (kill returns once queued).
-        let stat = format!("/proc/{pid}/stat");
-        let start = std::time::Instant::now();
-        loop {
-            let text = std::fs::read_to_string(&stat).unwrap();
-            let state = text[text.rfind(')').unwrap() + 1..]
-                .split_whitespace()
-                .next();
-            if state == Some("T") {
-                break;
-            }
-            assert!(start.elapsed() < LIMIT, "never stopped: {text}");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        common::wait_until_stopped(server.child.id(), LIMIT);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
         let mut clients: Vec<TcpStream> = (0..QUEUED)
             .map(|i| {

@@ -445,11 +445,11 @@ pub(crate) fn setsockopt_filter(
         filter: program.as_ptr().cast_mut().cast::<libc::sock_filter>(),
     };
     let size = mem::size_of::<libc::sock_fprog>();
-    // SAFETY: fprog lives on this stack frame until the call returns, and
-    // its pointer borrows `program`, whose `len` instructions stay alive
-    // and unchanged for the call; the kernel copies them before returning
-    // and keeps no pointer into our memory. fprog is read as `size` bytes
-    // of a valid sock_fprog.
+    // fprog's pointer borrows `program`, whose `len` instructions stay
+    // alive and unchanged for the call; the kernel copies them before it
+    // returns and keeps no pointer into our memory.
+    // SAFETY: fprog (on this frame until the call returns) is `size`
+    // bytes of a valid sock_fprog pointing at live instructions.
     let r = unsafe { setsockopt_raw(fd, libc::SOL_SOCKET, name, (&raw const fprog).cast(), size) };
     strace!(
         Syscall::Setsockopt,

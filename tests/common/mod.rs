@@ -352,3 +352,24 @@ pub fn fds_below(pid: u32, limit: u64) -> u64 {
         })
         .count() as u64
 }
+
+/// Waits (bounded by `limit`) until the kernel shows process `pid`
+/// stopped (`T` in /proc/PID/stat). kill(2) returns once SIGSTOP is
+/// queued, not once the target has stopped: a test that needs it stopped
+/// before its next step waits for this.
+pub fn wait_until_stopped(pid: u32, limit: std::time::Duration) {
+    let stat = format!("/proc/{pid}/stat");
+    let start = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&stat).unwrap();
+        // "PID (COMM) STATE ...": COMM may hold spaces and parentheses.
+        let state = text[text.rfind(')').unwrap() + 1..]
+            .split_whitespace()
+            .next();
+        if state == Some("T") {
+            return;
+        }
+        assert!(start.elapsed() < limit, "pid {pid} never stopped: {text}");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
