@@ -427,6 +427,25 @@ pub(crate) fn setsockopt_bytes(
     r
 }
 
+/// The padding between `sock_fprog`'s `len` and its pointer.
+const PAD: usize = mem::align_of::<*const libc::sock_filter>() - mem::size_of::<u16>();
+
+/// `struct sock_fprog` with its padding as a field, so every byte handed
+/// to the kernel is initialised.
+#[repr(C)]
+struct SockFprog {
+    len: u16,
+    pad: [u8; PAD],
+    filter: *const libc::sock_filter,
+}
+
+static_assertions::assert_eq_size!(SockFprog, libc::sock_fprog);
+static_assertions::assert_eq_align!(SockFprog, libc::sock_fprog);
+static_assertions::const_assert_eq!(
+    mem::offset_of!(SockFprog, filter),
+    mem::offset_of!(libc::sock_fprog, filter)
+);
+
 /// `setsockopt(fd, SOL_SOCKET, name, &sock_fprog, sizeof sock_fprog)`:
 /// attach a classic BPF program (`SO_ATTACH_FILTER`,
 /// `SO_ATTACH_REUSEPORT_CBPF`). The kernel copies the instructions during
@@ -438,11 +457,17 @@ pub(crate) fn setsockopt_filter(
 ) -> io::Result<()> {
     let len = u16::try_from(program.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "BPF program too long"))?;
-    let fprog = libc::sock_fprog {
+    // libc's sock_fprog has padding between its u16 `len` and its pointer
+    // (6 bytes on 64-bit, 2 on 32-bit), which a struct literal leaves
+    // uninitialised (and a move need not copy), while setsockopt hands all
+    // `size` bytes to the kernel (valgrind: "points to uninitialised
+    // byte(s)"). SockFprog spells the padding out as zeroed bytes.
+    let fprog = SockFprog {
         len,
+        pad: [0; PAD],
         // Insn is repr(C) with sock_filter's size, alignment and field
         // offsets (asserted in bpf.rs); the kernel only reads through it.
-        filter: program.as_ptr().cast_mut().cast::<libc::sock_filter>(),
+        filter: program.as_ptr().cast::<libc::sock_filter>(),
     };
     let size = mem::size_of::<libc::sock_fprog>();
     // fprog's pointer borrows `program`, whose `len` instructions stay
