@@ -298,8 +298,26 @@ fn out_of_fds_every_mode_pauses_and_serves_everyone() {
             });
         }
         let (mut server, addr) = Server::spawn(&mut cmd);
+        // Every client connects and sends before any reads its echo: 40
+        // connections are open at once (the kernel queues them whatever
+        // the server accepts), so the server runs out of fds however fast
+        // or slow either side is (under ASan the clients were too slow
+        // to overlap without this).
+        let all_in = std::sync::Arc::new(std::sync::Barrier::new(CLIENTS));
         let clients: Vec<_> = (0..CLIENTS)
-            .map(|i| std::thread::spawn(move || exchange(addr, i, 100 + i)))
+            .map(|i| {
+                let all_in = all_in.clone();
+                std::thread::spawn(move || {
+                    let msg = format!("client {i}\n");
+                    let mut s = TcpStream::connect(addr).unwrap();
+                    s.set_read_timeout(Some(LIMIT)).unwrap();
+                    s.write_all(msg.as_bytes()).unwrap();
+                    all_in.wait();
+                    let mut back = vec![0u8; msg.len()];
+                    s.read_exact(&mut back).unwrap();
+                    assert_eq!(back, msg.as_bytes());
+                })
+            })
             .collect();
         for c in clients {
             c.join().expect("a client was not served");
