@@ -354,7 +354,7 @@ pub fn fds_below(pid: u32, limit: u64) -> u64 {
 }
 
 /// Waits (bounded by `limit`) until the kernel shows process `pid`
-/// stopped (`T` in /proc/PID/stat). kill(2) returns once SIGSTOP is
+/// stopped (`T`, or `t` under a tracer, in /proc/PID/stat). kill(2) returns once SIGSTOP is
 /// queued, not once the target has stopped: a test that needs it stopped
 /// before its next step waits for this.
 pub fn wait_until_stopped(pid: u32, limit: std::time::Duration) {
@@ -366,7 +366,9 @@ pub fn wait_until_stopped(pid: u32, limit: std::time::Duration) {
         let state = text[text.rfind(')').unwrap() + 1..]
             .split_whitespace()
             .next();
-        if state == Some("T") {
+        // T: stopped; t: stopped while traced (check-deep runs the tests
+        // under strace -f, whose SIGSTOP is a ptrace stop).
+        if matches!(state, Some("T" | "t")) {
             return;
         }
         assert!(start.elapsed() < limit, "pid {pid} never stopped: {text}");
