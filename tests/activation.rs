@@ -345,7 +345,11 @@ fn activator() -> Command {
     c
 }
 
-fn tcp_listener_is_adopted() {
+/// systemd-socket-activate listening on 127.0.0.1 (a free port, fd name
+/// "web") and running this binary as `role`: one `line` sent, the reply
+/// line read, the activator's exit awaited (it must succeed). Returns the
+/// port, the reply and the pid the activator ran.
+fn activated_exchange(role: &str, line: &str) -> (u16, String, u32) {
     let port = free_port_tcp();
     let exe = std::env::current_exe().unwrap();
     let mut cmd = activator();
@@ -354,16 +358,21 @@ fn tcp_listener_is_adopted() {
         &format!("127.0.0.1:{port}"),
         "--fdname=web",
         "-E",
-        &format!("{ROLE}=tcp"),
+        &format!("{ROLE}={role}"),
     ])
     .arg(&exe);
     let mut child = Reaped::spawn(&mut cmd, "systemd-socket-activate");
     let mut s = connect_when_ready(port);
-    s.write_all(b"hello\n").unwrap();
+    s.write_all(line.as_bytes()).unwrap();
     let mut reply = String::new();
     BufReader::new(&s).read_line(&mut reply).unwrap();
     let st = wait_exit(&mut child, Duration::from_secs(30));
-    assert!(st.success(), "child failed: {st:?}, reply {reply:?}");
+    assert!(st.success(), "{role} failed: {st:?}, reply {reply:?}");
+    (port, reply, child.child.id())
+}
+
+fn tcp_listener_is_adopted() {
+    let (port, reply, _) = activated_exchange("tcp", "hello\n");
     let want = format!(
         "hello|web {:?} {:?} listening=true cloexec=true addr=Some(127.0.0.1:{port})\n",
         Domain::IPV4,
@@ -593,31 +602,14 @@ fn spawn_refuses_bad_names() {
 }
 
 fn spawn_relays_systemd_socket_activate() {
-    let port = free_port_tcp();
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = activator();
-    cmd.args([
-        "-l",
-        &format!("127.0.0.1:{port}"),
-        "--fdname=web",
-        "-E",
-        &format!("{ROLE}=relay"),
-    ])
-    .arg(&exe);
-    let mut child = Reaped::spawn(&mut cmd, "systemd-socket-activate");
-    let mut s = connect_when_ready(port);
-    s.write_all(b"relayed\n").unwrap();
-    let mut reply = String::new();
-    BufReader::new(&s).read_line(&mut reply).unwrap();
-    let st = wait_exit(&mut child, Duration::from_secs(30));
-    assert!(st.success(), "relay failed: {st:?}, reply {reply:?}");
+    let (_, reply, activated) = activated_exchange("relay", "relayed\n");
     // "web <pid> relayed": served by the relay's child, not the process
     // the activator started.
     let parts: Vec<&str> = reply.trim_end().split(' ').collect();
     assert_eq!(parts.len(), 3, "{reply:?}");
     assert_eq!((parts[0], parts[2]), ("web", "relayed"), "{reply:?}");
     let pid: u32 = parts[1].parse().unwrap();
-    assert_ne!(pid, child.child.id(), "{reply:?}");
+    assert_ne!(pid, activated, "{reply:?}");
 }
 
 /// The spawning side and the spawned side, each in a process of its own.
